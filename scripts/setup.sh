@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the project needs beyond npm: the temporal CLI (dev server + Web UI).
+# Idempotent and fast once done. Order: $TEMPORAL_CLI_PATH or `temporal` on PATH, then the
+# user-level cache, then `go install` of the pinned release, then the official release download.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_VERSION="1.5.1"
+CACHE_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/temporal-batch-gateway/bin"
+LOCAL_BIN=".tools/bin"
+mkdir -p "$LOCAL_BIN" "$CACHE_BIN"
+
+link() {
+  ln -sf "$1" "$LOCAL_BIN/temporal"
+  echo "temporal CLI: $1 ($("$1" --version 2>/dev/null | head -n1))"
+}
+
+if [ ! -d node_modules ]; then
+  echo "installing npm dependencies…"
+  npm ci --no-audit --no-fund
+fi
+
+if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then link "$TEMPORAL_CLI_PATH"; exit 0; fi
+if command -v temporal >/dev/null 2>&1; then link "$(command -v temporal)"; exit 0; fi
+if [ -x "$CACHE_BIN/temporal" ]; then link "$CACHE_BIN/temporal"; exit 0; fi
+
+if command -v go >/dev/null 2>&1; then
+  echo "building the temporal CLI v$TEMPORAL_VERSION with go install (a few minutes, once)…"
+  # Later releases carry a `replace` directive and cannot be `go install`ed.
+  if GOBIN="$CACHE_BIN" GOFLAGS=-buildvcs=false go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_VERSION"; then
+    link "$CACHE_BIN/temporal"
+    exit 0
+  fi
+  echo "go install failed; trying the release download" >&2
+fi
+
+os="$(uname -s | tr '[:upper:]' '[:lower:]')"
+arch="$(uname -m)"; case "$arch" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+url="https://github.com/temporalio/cli/releases/download/v${TEMPORAL_VERSION}/temporal_cli_${TEMPORAL_VERSION}_${os}_${arch}.tar.gz"
+echo "downloading $url…"
+tmp="$(mktemp -d)"
+curl -fsSL "$url" -o "$tmp/temporal.tgz"
+tar -xzf "$tmp/temporal.tgz" -C "$tmp"
+install -m 0755 "$tmp/temporal" "$CACHE_BIN/temporal"
+rm -rf "$tmp"
+link "$CACHE_BIN/temporal"

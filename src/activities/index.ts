@@ -1,0 +1,22 @@
+import type { Batch } from '../domain/batch';
+import { layout } from '../storage/layout';
+import type { ChunkInput, Counts, FinalizeInput, FinalizeResult, IngestInput, IngestResult } from '../workflows/types';
+import { finalize } from './finalize';
+import { ingest } from './ingest';
+import { processChunk } from './process-chunk';
+import type { ActivityRuntime } from './runtime';
+
+/** The activities of one worker process, bound to its shared runtime (storage, gateway, limits). */
+export function createActivities(rt: ActivityRuntime) {
+  return {
+    ingest: (input: IngestInput): Promise<IngestResult> => ingest(rt, input),
+    processChunk: (input: ChunkInput): Promise<Counts> => processChunk(rt, input),
+    finalize: (input: FinalizeInput): Promise<FinalizeResult> => finalize(rt, input),
+    /** The final Batch, kept in storage for reads after the workflow is past retention. */
+    saveSnapshot: async (tenant: string, batch: Batch): Promise<void> => {
+      await rt.store.put(layout.snapshot(tenant, batch.id), JSON.stringify(batch));
+    },
+  };
+}
+
+export type BatchActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,129 @@
+import { createInterface } from 'node:readline';
+import { Context } from '@temporalio/activity';
+import type { BatchError } from '../domain/batch';
+import { checkInputLine } from '../domain/input-line';
+import { modelConcurrency } from '../config';
+import { layout } from '../storage/layout';
+import { formatSegmentLine } from '../results/segment';
+import type { ActivityRuntime } from './runtime';
+import type { IngestInput, IngestResult, ModelPlan } from '../workflows/types';
+
+/** At most this many `errors.data` entries are kept: the Batch object must stay small. */
+export const MAX_REPORTED_ERRORS = 1000;
+/** Chunks per batch we aim for at most, so progress signals stay well under Temporal's limits. */
+const TARGET_MAX_CHUNKS = 1000;
+
+interface ModelShard {
+  index: number;
+  model: string;
+  requests: number;
+  segments: number;
+  buffer: string[];
+}
+
+/**
+ * Streams the input file once, validates every line, and writes valid requests into
+ * per-model segments. Safe to retry: it rewrites the same segments from the same file.
+ */
+export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<IngestResult> {
+  const { config, store } = rt;
+  const errors: BatchError[] = [];
+  const addError = (e: BatchError) => {
+    if (errors.length < MAX_REPORTED_ERRORS) errors.push(e);
+  };
+  const file = await rt.files.get(input.tenant, input.inputFileId);
+  const content = file && file.purpose === 'batch' ? await rt.files.content(input.tenant, input.inputFileId) : null;
+  if (!content) {
+    return {
+      ok: false,
+      errors: [{ code: 'invalid_request', message: `Input file '${input.inputFileId}' is no longer available.`, param: 'input_file_id', line: null }],
+    };
+  }
+
+  const rules = {
+    endpoint: input.endpoint,
+    allowedModels: config.ALLOWED_MODELS.length ? new Set(config.ALLOWED_MODELS) : null,
+  };
+  const seen = new Set<string>();
+  const shards = new Map<string, ModelShard>();
+  const writes: Promise<void>[] = [];
+  let lineNo = 0;
+  let total = 0;
+  let tooMany = false;
+
+  const flush = async (shard: ModelShard) => {
+    if (shard.buffer.length === 0) return;
+    const key = layout.segment(input.tenant, input.batchId, shard.index, shard.segments);
+    const text = shard.buffer.join('');
+    shard.buffer = [];
+    shard.segments++;
+    await store.put(key, text);
+  };
+
+  const lines = createInterface({ input: content, crlfDelay: Infinity });
+  for await (const text of lines) {
+    lineNo++;
+    if (lineNo % 10_000 === 0) Context.current().heartbeat(lineNo);
+    if (text.trim() === '') continue;
+    const check = checkInputLine(text, lineNo, rules);
+    if (!check.ok) {
+      addError(check.error);
+      continue;
+    }
+    const customId = check.line.custom_id;
+    if (seen.has(customId)) {
+      addError({ code: 'duplicate_custom_id', message: `Line ${lineNo}: custom_id '${customId}' is not unique.`, param: 'custom_id', line: lineNo });
+      continue;
+    }
+    seen.add(customId);
+    total++;
+    if (total > config.MAX_REQUESTS_PER_BATCH) {
+      tooMany = true;
+      break;
+    }
+    if (errors.length > 0) continue; // the batch will fail: only keep validating
+    let shard = shards.get(check.model);
+    if (!shard) {
+      shard = { index: shards.size, model: check.model, requests: 0, segments: 0, buffer: [] };
+      shards.set(check.model, shard);
+    }
+    shard.buffer.push(formatSegmentLine(customId, check.line.body));
+    shard.requests++;
+    if (shard.buffer.length >= config.SEGMENT_SIZE) {
+      writes.push(flush(shard));
+      if (writes.length >= 8) await Promise.all(writes.splice(0));
+    }
+  }
+  content.destroy();
+  await Promise.all(writes);
+
+  if (tooMany) {
+    errors.length = 0;
+    errors.push({
+      code: 'too_many_tasks',
+      message: `The input file has more than the maximum of ${config.MAX_REQUESTS_PER_BATCH} requests per batch.`,
+      param: null,
+      line: null,
+    });
+  } else if (total === 0 && errors.length === 0) {
+    errors.push({ code: 'empty_file', message: 'The input file has no requests.', param: null, line: null });
+  }
+  if (errors.length > 0) {
+    await store.deletePrefix(layout.batchPrefix(input.tenant, input.batchId));
+    return { ok: false, errors };
+  }
+  for (const shard of shards.values()) await flush(shard);
+
+  const totalSegments = [...shards.values()].reduce((n, s) => n + s.segments, 0);
+  const segmentsPerChunk = Math.max(1, Math.ceil(totalSegments / TARGET_MAX_CHUNKS));
+  const chunkRequests = segmentsPerChunk * config.SEGMENT_SIZE;
+  const models: ModelPlan[] = [...shards.values()].map((s) => ({
+    index: s.index,
+    model: s.model,
+    requests: s.requests,
+    segments: s.segments,
+    // Enough chunks in flight to keep the model's concurrency busy across chunk boundaries.
+    window: Math.min(64, Math.ceil(Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY) / chunkRequests) + 2),
+  }));
+  return { ok: true, total, models, segmentsPerChunk };
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../domain/api-error';
+import { CreateBatchBody, Endpoint, ENDPOINTS } from '../domain/batch';
+import { completionWindowSeconds } from '../domain/batch-state';
+import { newBatchId } from '../ids';
+import type { FileRepository } from '../storage/file-repository';
+import type { BatchService } from './batch-service';
+import { listPage } from './list-page';
+import { tenantOf } from './tenant';
+
+const ListBatchesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z.string().optional(),
+});
+const IdParams = z.object({ id: z.string() });
+
+export interface BatchesDeps {
+  batches: BatchService;
+  files: FileRepository;
+  completionWindows: string[];
+}
+
+export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): void {
+  const { batches, files } = deps;
+
+  app.post('/v1/batches', async (req) => {
+    const parsed = CreateBatchBody.safeParse(req.body ?? {});
+    if (!parsed.success) throw ApiError.fromZod(parsed.error);
+    const body = parsed.data;
+    const endpoint = Endpoint.safeParse(body.endpoint);
+    if (!endpoint.success) {
+      throw ApiError.invalid(`Invalid value for 'endpoint': must be one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
+    }
+    const windowSeconds = completionWindowSeconds(body.completion_window);
+    if (!deps.completionWindows.includes(body.completion_window) || windowSeconds === null) {
+      throw ApiError.invalid(
+        `Invalid value for 'completion_window': must be one of ${deps.completionWindows.join(', ')}.`,
+        'completion_window',
+      );
+    }
+    const tenant = tenantOf(req);
+    const file = await files.get(tenant, body.input_file_id);
+    if (!file) throw new ApiError(404, 'not_found_error', `No such file: '${body.input_file_id}'`, 'input_file_id', null);
+    if (file.purpose !== 'batch') {
+      throw ApiError.invalid(`File '${file.id}' has purpose '${file.purpose}'; a batch needs purpose 'batch'.`, 'input_file_id');
+    }
+    const createdAt = Math.floor(Date.now() / 1000);
+    return batches.start({
+      batchId: newBatchId(),
+      tenant,
+      endpoint: endpoint.data,
+      inputFileId: file.id,
+      completionWindow: body.completion_window,
+      createdAt,
+      expiresAt: createdAt + windowSeconds,
+      metadata: body.metadata ?? null,
+      outputTtlSeconds: body.output_expires_after?.seconds ?? null,
+    });
+  });
+
+  app.get('/v1/batches', async (req) => {
+    const q = ListBatchesQuery.safeParse(req.query);
+    if (!q.success) throw ApiError.fromZod(q.error);
+    const page = await batches.list(tenantOf(req), q.data);
+    return listPage(page.data, page.hasMore);
+  });
+
+  app.get('/v1/batches/:id', async (req) => {
+    const { id } = IdParams.parse(req.params);
+    const batch = await batches.get(tenantOf(req), id);
+    if (!batch) throw ApiError.notFound('batch', id);
+    return batch;
+  });
+
+  app.post('/v1/batches/:id/cancel', async (req) => {
+    const { id } = IdParams.parse(req.params);
+    const result = await batches.cancel(tenantOf(req), id);
+    if (result.kind === 'not_found') throw ApiError.notFound('batch', id);
+    if (result.kind === 'conflict') {
+      throw new ApiError(409, 'invalid_request_error', `Cannot cancel a batch with status '${result.batch.status}'.`, null, 'batch_not_cancellable');
+    }
+    return result.batch;
+  });
+}

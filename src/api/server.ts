@@ -1,0 +1,51 @@
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ApiError } from '../domain/api-error';
+import type { FileRepository } from '../storage/file-repository';
+import type { ObjectStore } from '../storage/object-store';
+import type { BatchService } from './batch-service';
+import { registerBatchRoutes } from './batches-routes';
+import { registerFileRoutes } from './files-routes';
+
+export interface ApiDeps {
+  store: ObjectStore;
+  files: FileRepository;
+  batches: BatchService;
+  maxUploadBytes: number;
+  completionWindows: string[];
+  logLevel?: string;
+}
+
+/** The OpenAI-compatible HTTP façade. Stateless: files go to storage, batches to Temporal. */
+export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: deps.logLevel ?? 'info' },
+    bodyLimit: 10 * 1024 * 1024,
+  });
+  await app.register(multipart, {
+    limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ApiError) return reply.status(err.statusCode).send(err.toBody());
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      // Fastify's own 4xx (bad JSON, wrong content type, body too large…) in OpenAI's error shape.
+      const { message, code } = err as { message: string; code?: string };
+      return reply.status(status).send(new ApiError(status, 'invalid_request_error', message, null, code ?? null).toBody());
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.status(500).send(new ApiError(500, 'server_error', 'The server had an error while processing your request.').toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(new ApiError(404, 'not_found_error', `Unknown route: ${req.method} ${req.url.split('?')[0]}`).toBody());
+  });
+
+  app.get('/health', async (_req, reply) => {
+    const ok = await deps.batches.healthy();
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'temporal_unreachable' });
+  });
+  registerFileRoutes(app, { files: deps.files, store: deps.store, maxUploadBytes: deps.maxUploadBytes });
+  registerBatchRoutes(app, { batches: deps.batches, files: deps.files, completionWindows: deps.completionWindows });
+  return app;
+}

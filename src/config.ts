@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const list = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
+const perModel = z
+  .string()
+  .default('')
+  .transform((s, ctx) => {
+    if (!s.trim()) return {} as Record<string, number>;
+    try {
+      const parsed = z.record(z.string(), z.number().int().positive()).parse(JSON.parse(s));
+      return parsed;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of model → positive integer' });
+      return z.NEVER;
+    }
+  });
+
+/** Every setting, read from the environment and validated once at start. */
+export const ConfigSchema = z.object({
+  PORT: int(8080, 0),
+  HOST: z.string().default('127.0.0.1'),
+  GATEWAY_URL: z.url().optional(),
+  GATEWAY_API_KEY: z.string().default(''),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('batch-gateway'),
+  TEMPORAL_UI_PORT: int(8233, 0),
+  DATA_DIR: z.string().default('.data'),
+  /** In-flight upstream requests per worker process, across all batches and models. */
+  GLOBAL_CONCURRENCY: int(200, 1),
+  /** In-flight upstream requests per model per worker process. */
+  MODEL_CONCURRENCY: int(100, 1),
+  /** Per-model overrides of MODEL_CONCURRENCY, JSON: {"gpt-4o": 20}. */
+  MODEL_CONCURRENCY_OVERRIDES: perModel,
+  /** Per-model child workflows running at once for one batch. */
+  MAX_PARALLEL_MODELS: int(8, 1),
+  MAX_ATTEMPTS: int(5, 1),
+  REQUEST_TIMEOUT_MS: int(120_000, 100),
+  RETRY_BASE_MS: int(500, 1),
+  RETRY_MAX_MS: int(30_000, 1),
+  COMPLETION_WINDOWS: list('24h'),
+  MAX_REQUESTS_PER_BATCH: int(50_000, 1),
+  MAX_UPLOAD_BYTES: int(200 * 1024 * 1024, 1),
+  /** Comma-separated allow-list of models; empty serves any model. */
+  ALLOWED_MODELS: list(''),
+  /** Requests per stored input segment (the unit of journaling and resumption). */
+  SEGMENT_SIZE: int(100, 1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; the error message is one line naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = ConfigSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+/** loadConfig for entry points: a bad value prints one clear line and exits non-zero. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+export function modelConcurrency(config: Pick<Config, 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'>, model: string): number {
+  return config.MODEL_CONCURRENCY_OVERRIDES[model] ?? config.MODEL_CONCURRENCY;
+}

@@ -1,0 +1,49 @@
+import type { ZodError } from 'zod';
+
+export type ApiErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'rate_limit_error'
+  | 'server_error';
+
+/** An error our HTTP API answers with, in OpenAI's `{error:{message,type,param,code}}` shape. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly type: ApiErrorType,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+
+  toBody(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  static notFound(what: string, id: string): ApiError {
+    return new ApiError(404, 'not_found_error', `No such ${what}: '${id}'`, 'id', null);
+  }
+
+  static invalid(message: string, param: string | null = null, code: string | null = 'invalid_value'): ApiError {
+    return new ApiError(400, 'invalid_request_error', message, param, code);
+  }
+
+  /** Maps the first zod issue to an OpenAI-style 400 naming the offending parameter. */
+  static fromZod(error: ZodError, prefix = ''): ApiError {
+    const issue = error.issues[0];
+    const path = issue.path.map(String);
+    const param = prefix + (path.length ? path.join('.') : '') || null;
+    let code = 'invalid_value';
+    if (issue.code === 'invalid_type') code = issue.input === undefined ? 'missing_required_parameter' : 'invalid_type';
+    const message =
+      code === 'missing_required_parameter'
+        ? `Missing required parameter: '${param}'.`
+        : `Invalid value for '${param}': ${issue.message}.`;
+    return new ApiError(400, 'invalid_request_error', message, param, code);
+  }
+}

@@ -1,0 +1,71 @@
+// Pure helpers over the Batch object, safe to import from workflow code (no zod, no Node APIs).
+import type { Batch, BatchStatus, Usage } from './batch';
+
+export function emptyUsage(): Usage {
+  return {
+    input_tokens: 0,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 0,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 0,
+  };
+}
+
+export function addUsage(into: Usage, add: Usage): void {
+  into.input_tokens += add.input_tokens;
+  into.input_tokens_details.cached_tokens += add.input_tokens_details.cached_tokens;
+  into.output_tokens += add.output_tokens;
+  into.output_tokens_details.reasoning_tokens += add.output_tokens_details.reasoning_tokens;
+  into.total_tokens += add.total_tokens;
+}
+
+export function isTerminal(status: BatchStatus): boolean {
+  return status === 'failed' || status === 'completed' || status === 'expired' || status === 'cancelled';
+}
+
+/** Parses a completion window such as "24h", "30m" or "90s" into seconds; null when malformed. */
+export function completionWindowSeconds(window: string): number | null {
+  const m = /^(\d+)([smhd])$/.exec(window);
+  if (!m) return null;
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+/** The fields a batch is created with (a subset of the batch workflow's input). */
+export interface NewBatchFields {
+  batchId: string;
+  endpoint: string;
+  inputFileId: string;
+  completionWindow: string;
+  createdAt: number;
+  expiresAt: number;
+  metadata: Record<string, string> | null;
+}
+
+/** The Batch as it is the moment it is created (status `validating`). */
+export function newBatch(f: NewBatchFields): Batch {
+  return {
+    id: f.batchId,
+    object: 'batch',
+    endpoint: f.endpoint,
+    model: null,
+    errors: null,
+    input_file_id: f.inputFileId,
+    completion_window: f.completionWindow,
+    status: 'validating',
+    output_file_id: null,
+    error_file_id: null,
+    created_at: f.createdAt,
+    in_progress_at: null,
+    expires_at: f.expiresAt,
+    finalizing_at: null,
+    completed_at: null,
+    failed_at: null,
+    expired_at: null,
+    cancelling_at: null,
+    cancelled_at: null,
+    request_counts: { total: 0, completed: 0, failed: 0 },
+    usage: emptyUsage(),
+    metadata: f.metadata,
+  };
+}

@@ -1,0 +1,11 @@
+// Names of Temporal failure types shared by activities (which throw them) and workflows
+// (which list them as non-retryable and turn them into Batch errors). Pure: workflow-safe.
+
+/** The gateway answered 401/403: the batch halts and fails, nothing is retried. */
+export const GATEWAY_AUTH_FAILED = 'GatewayAuthFailed';
+
+/** Batch error codes the workflow sets in `errors.data`. */
+export const BATCH_ERROR_CODES = {
+  gatewayAuthFailed: 'gateway_auth_failed',
+  internal: 'internal_error',
+} as const;

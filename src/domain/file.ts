@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
+export const FilePurpose = z.enum(FILE_PURPOSES);
+/** Purposes a file can have; `batch_output` is ours to give, never accepted at upload. */
+export type StoredPurpose = z.infer<typeof FilePurpose> | 'batch_output';
+
+/** The OpenAI File object. */
+export const FileObject = z.object({
+  id: z.string(),
+  object: z.literal('file'),
+  bytes: z.number().int(),
+  created_at: z.number().int(),
+  filename: z.string(),
+  purpose: z.string(),
+  status: z.enum(['uploaded', 'processed', 'error']),
+  expires_at: z.number().int().nullable(),
+  status_details: z.string().nullable(),
+});
+export type FileObject = z.infer<typeof FileObject>;
+
+/** What we store beside a file's content: the File object plus the owning tenant. */
+export const StoredFile = FileObject.extend({ tenant: z.string() });
+export type StoredFile = z.infer<typeof StoredFile>;
+
+/** Default lifetime of batch input and output files: 30 days. */
+export const DEFAULT_FILE_TTL_SECONDS = 30 * 24 * 3600;

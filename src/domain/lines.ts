@@ -1,0 +1,34 @@
+// Output and error file lines, as the OpenAI Batch API writes them.
+
+export interface LineResponse {
+  status_code: number;
+  request_id: string;
+  body: unknown;
+}
+
+export interface LineError {
+  code: string;
+  message: string;
+}
+
+export interface ResultLine {
+  id: string;
+  custom_id: string;
+  response: LineResponse | null;
+  error: LineError | null;
+}
+
+/** Codes we write on error lines when a request was never answered. */
+export const LINE_ERROR_CODES = {
+  cancelled: 'batch_cancelled',
+  expired: 'batch_expired',
+  failed: 'batch_failed',
+  requestFailed: 'request_failed',
+  requestTimeout: 'request_timeout',
+} as const;
+
+export const MISSING_LINE_MESSAGES: Record<string, string> = {
+  batch_cancelled: 'This request was not executed because the batch was cancelled.',
+  batch_expired: 'This request could not be executed before the completion window expired.',
+  batch_failed: 'This request was not executed because the batch failed.',
+};

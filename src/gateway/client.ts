@@ -1,0 +1,72 @@
+import { Agent, request } from 'undici';
+
+export interface GatewayResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+export interface GatewayClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Upper bound on sockets per origin; match the global concurrency. */
+  connections: number;
+  timeoutMs: number;
+}
+
+/** Thrown for failures below HTTP: connection refused or reset, or the per-request timeout. */
+export class TransportError extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'connection',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** POSTs to the LLM gateway over a keep-alive pool. Retries are the caller's (retry.ts), never the client's. */
+export class GatewayClient {
+  private readonly agent: Agent;
+  private readonly base: string;
+
+  constructor(private readonly opts: GatewayClientOptions) {
+    this.base = opts.baseUrl.replace(/\/+$/, '');
+    this.agent = new Agent({
+      connections: opts.connections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  async post(path: string, body: string, headers: Record<string, string>): Promise<GatewayResponse> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.opts.timeoutMs);
+    try {
+      const res = await request(this.base + path, {
+        method: 'POST',
+        dispatcher: this.agent,
+        body,
+        signal: controller.signal,
+        headers: {
+          'content-type': 'application/json',
+          ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
+          ...headers,
+        },
+      });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, text };
+    } catch (err) {
+      if (controller.signal.aborted) {
+        throw new TransportError('timeout', `no answer from the gateway within ${this.opts.timeoutMs} ms`);
+      }
+      throw new TransportError('connection', `gateway connection failed: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

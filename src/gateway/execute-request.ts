@@ -1,0 +1,71 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { GatewayClient } from './client';
+import { TransportError } from './client';
+import type { BackoffPolicy, StatusClass } from './retry';
+import { backoffDelay, classifyStatus, parseRetryAfter, retryDelay } from './retry';
+
+export type RequestOutcome =
+  /** The gateway answered and we stop there (2xx, 409, 401/403, other 4xx, or retries used up). */
+  | { kind: 'response'; status: number; statusClass: StatusClass; requestId: string | null; text: string; attempts: number }
+  /** No HTTP answer after every attempt (timeouts, refused or reset connections). */
+  | { kind: 'transport_error'; code: 'request_timeout' | 'request_failed'; message: string; attempts: number }
+  /** Stopped between attempts because the batch was cancelled: no result, the caller records it as not run. */
+  | { kind: 'aborted'; attempts: number };
+
+export interface ExecuteOptions {
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  headers: Record<string, string>;
+  /** Aborting stops further attempts; an attempt already sent is allowed to finish. */
+  stop?: AbortSignal;
+  random?: () => number;
+}
+
+const header = (h: Record<string, string | string[] | undefined>, name: string): string | null => {
+  const v = h[name];
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+};
+
+/** Sends one request, retrying retryable answers with Retry-After or exponential backoff with full jitter. */
+export async function executeRequest(
+  client: GatewayClient,
+  path: string,
+  body: string,
+  opts: ExecuteOptions,
+): Promise<RequestOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    let wait: number;
+    try {
+      const res = await client.post(path, body, opts.headers);
+      const statusClass = classifyStatus(res.status);
+      if (statusClass !== 'retryable' || attempt >= opts.maxAttempts) {
+        return {
+          kind: 'response',
+          status: res.status,
+          statusClass,
+          requestId: header(res.headers, 'x-request-id'),
+          text: res.text,
+          attempts: attempt,
+        };
+      }
+      wait = retryDelay(attempt, parseRetryAfter(res.headers['retry-after'], Date.now()), opts.backoff, opts.random);
+    } catch (err) {
+      if (!(err instanceof TransportError)) throw err;
+      if (attempt >= opts.maxAttempts) {
+        return {
+          kind: 'transport_error',
+          code: err.kind === 'timeout' ? 'request_timeout' : 'request_failed',
+          message: `${err.message} (after ${attempt} attempts)`,
+          attempts: attempt,
+        };
+      }
+      wait = backoffDelay(attempt, opts.backoff, opts.random);
+    }
+    if (opts.stop?.aborted) return { kind: 'aborted', attempts: attempt };
+    try {
+      await sleep(wait, undefined, { signal: opts.stop });
+    } catch {
+      return { kind: 'aborted', attempts: attempt };
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// `npm start`: the whole product in one process tree — Temporal dev server (with Web UI),
+// the worker, the API and, when GATEWAY_URL is unset, the bundled gateway simulator.
+import { join, resolve } from 'node:path';
+import { loadConfigOrExit } from '../config';
+import { startSimulator } from '../simulator/server';
+import { startDevServer } from '../temporal/dev-server';
+import { portOf, startApi, startWorker, storageFor } from './services';
+
+async function main() {
+  const config = loadConfigOrExit();
+  const store = storageFor(config);
+  const temporal = await startDevServer({
+    port: portOf(config.TEMPORAL_ADDRESS),
+    uiPort: config.TEMPORAL_UI_PORT,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dbFile: join(resolve(config.DATA_DIR), 'temporal.db'),
+    log: (l) => {
+      if (/error|fatal/i.test(l)) process.stderr.write(l);
+    },
+  });
+
+  let gatewayUrl = config.GATEWAY_URL;
+  let simulator: Awaited<ReturnType<typeof startSimulator>> | null = null;
+  if (!gatewayUrl) {
+    simulator = await startSimulator({ port: Number(process.env.SIM_PORT ?? 8090), latencyMs: 50, jitterMs: 50 });
+    gatewayUrl = simulator.url;
+  }
+  const worker = await startWorker(config, gatewayUrl, store);
+  const api = await startApi(config, store);
+
+  const line = '─'.repeat(72);
+  console.log(line);
+  console.log(`  Batch gateway API    ${api.url}/v1   (OpenAI base URL)`);
+  console.log(`  Temporal Web UI      ${temporal.uiUrl}`);
+  console.log(`  Temporal frontend    ${temporal.address}  namespace '${config.TEMPORAL_NAMESPACE}'`);
+  console.log(`  Data directory       ${resolve(config.DATA_DIR)}`);
+  if (simulator) {
+    console.log(`  Gateway              ${gatewayUrl}  ← BUNDLED SIMULATOR (GATEWAY_URL is not set)`);
+    console.log('                       Answers are fake. Set GATEWAY_URL and GATEWAY_API_KEY for a real gateway.');
+  } else {
+    console.log(`  Gateway              ${gatewayUrl}`);
+  }
+  console.log(line);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('shutting down…');
+    await api.close();
+    await worker.close();
+    await simulator?.close();
+    await temporal.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  await worker.running;
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { BatchService } from '../api/batch-service';
+import { buildApiServer } from '../api/server';
+import type { Config } from '../config';
+import { FileRepository } from '../storage/file-repository';
+import { FsObjectStore } from '../storage/fs-store';
+import type { ObjectStore } from '../storage/object-store';
+import { createBatchWorker } from '../worker';
+
+// Builders shared by every entry point (embedded, api, worker) and by the tests.
+
+export function storageFor(config: Config): ObjectStore {
+  return new FsObjectStore(join(resolve(config.DATA_DIR), 'storage'));
+}
+
+export async function startApi(config: Config, store: ObjectStore = storageFor(config)): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const files = new FileRepository(store);
+  const app = await buildApiServer({
+    store,
+    files,
+    batches: new BatchService(client, config.TEMPORAL_TASK_QUEUE, store),
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    completionWindows: config.COMPLETION_WINDOWS,
+    logLevel: config.LOG_LEVEL,
+  });
+  const url = await app.listen({ port: config.PORT, host: config.HOST });
+  return {
+    app,
+    url,
+    async close() {
+      await app.close();
+      await connection.close();
+    },
+  };
+}
+
+export async function startWorker(config: Config, gatewayUrl: string, store: ObjectStore = storageFor(config)) {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const { worker, runtime } = await createBatchWorker({ config, store, gatewayUrl, connection });
+  const running = worker.run();
+  return {
+    worker,
+    runtime,
+    running,
+    async close() {
+      worker.shutdown();
+      await running;
+      await runtime.gateway.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Port of a host:port address. */
+export const portOf = (address: string): number => Number(address.split(':').pop());

@@ -1,0 +1,20 @@
+// `npm run worker`: a worker process, connecting to TEMPORAL_ADDRESS. Run as many as you like.
+import { loadConfigOrExit } from '../config';
+import { startWorker } from './services';
+
+async function main() {
+  const config = loadConfigOrExit();
+  if (!config.GATEWAY_URL) {
+    console.error('GATEWAY_URL is required for a standalone worker (npm start runs the bundled simulator for you).');
+    process.exit(2);
+  }
+  const worker = await startWorker(config, config.GATEWAY_URL);
+  console.log(`batch worker polling task queue '${config.TEMPORAL_TASK_QUEUE}' on ${config.TEMPORAL_ADDRESS}; gateway ${config.GATEWAY_URL}`);
+  await worker.running;
+  await worker.runtime.gateway.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+
+// Where everything lives in the object store. Tenant ids are hashed into paths so ids can be
+// neither enumerated nor used to traverse, and every key is scoped by tenant.
+
+const tenantDirCache = new Map<string, string>();
+
+export function tenantDir(tenant: string): string {
+  let dir = tenantDirCache.get(tenant);
+  if (!dir) {
+    dir = createHash('sha256').update(tenant).digest('hex').slice(0, 20);
+    tenantDirCache.set(tenant, dir);
+  }
+  return dir;
+}
+
+export const layout = {
+  filesPrefix: (tenant: string) => `${tenantDir(tenant)}/files/`,
+  fileContent: (tenant: string, fileId: string) => `${tenantDir(tenant)}/files/${fileId}`,
+  fileMeta: (tenant: string, fileId: string) => `${tenantDir(tenant)}/files/${fileId}.json`,
+  batchPrefix: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/`,
+  /** Input requests of one model, split into numbered segments written at ingest. */
+  segment: (tenant: string, batchId: string, model: number, seg: number) =>
+    `${tenantDir(tenant)}/batches/${batchId}/shards/${model}/${seg}.jsonl`,
+  /** Results of one segment, appended as each request finishes. */
+  journal: (tenant: string, batchId: string, model: number, seg: number) =>
+    `${tenantDir(tenant)}/batches/${batchId}/parts/${model}/${seg}.journal`,
+  /** Written once every request of the segment has a result: makes a re-run a no-op. */
+  segmentDone: (tenant: string, batchId: string, model: number, seg: number) =>
+    `${tenantDir(tenant)}/batches/${batchId}/parts/${model}/${seg}.done.json`,
+  snapshot: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/batch.json`,
+};

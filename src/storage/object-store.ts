@@ -1,0 +1,40 @@
+import type { Readable } from 'node:stream';
+
+/** A writer that becomes visible under its key only when committed (never half-written). */
+export interface ObjectWriter {
+  write(chunk: string | Buffer): Promise<void>;
+  commit(): Promise<{ bytes: number }>;
+  abort(): Promise<void>;
+}
+
+/** An append-only journal: each line is durable in the store once `append` resolves. */
+export interface ObjectAppender {
+  append(line: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The one storage interface. Keys are '/'-separated relative paths built by `layout.ts`.
+ * The filesystem implementation is the embedded default; S3 implements the same contract.
+ */
+export interface ObjectStore {
+  /** Writes a whole object atomically. */
+  put(key: string, data: string | Buffer): Promise<void>;
+  /** Streams `source` into `key` atomically; rejects with TooLargeError past `maxBytes`. */
+  putStream(key: string, source: Readable, opts?: { maxBytes?: number }): Promise<{ bytes: number }>;
+  createWriter(key: string): Promise<ObjectWriter>;
+  openAppender(key: string): Promise<ObjectAppender>;
+  get(key: string): Promise<Buffer | null>;
+  getStream(key: string): Promise<Readable | null>;
+  size(key: string): Promise<number | null>;
+  delete(key: string): Promise<void>;
+  deletePrefix(prefix: string): Promise<void>;
+  /** Keys directly or indirectly under `prefix` (no order guaranteed). */
+  list(prefix: string): Promise<string[]>;
+}
+
+export class TooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`object exceeds ${limit} bytes`);
+  }
+}

@@ -1,0 +1,32 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { createActivityRuntime, type ActivityRuntime } from './activities/runtime';
+import type { Config } from './config';
+import type { ObjectStore } from './storage/object-store';
+
+export interface BatchWorkerOptions {
+  config: Config;
+  store: ObjectStore;
+  gatewayUrl: string;
+  connection: NativeConnection;
+  /** A pre-built bundle (tests build one for all workers); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+/** A worker running every batch workflow and activity on the configured task queue. */
+export async function createBatchWorker(opts: BatchWorkerOptions): Promise<{ worker: Worker; runtime: ActivityRuntime }> {
+  const runtime = createActivityRuntime(opts.config, opts.store, opts.gatewayUrl);
+  const worker = await Worker.create({
+    connection: opts.connection,
+    namespace: opts.config.TEMPORAL_NAMESPACE,
+    taskQueue: opts.config.TEMPORAL_TASK_QUEUE,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities(runtime),
+    // Chunk activities mostly wait on the network; the real caps are the upstream limiters.
+    maxConcurrentActivityTaskExecutions: 500,
+    // Frequent heartbeats let cancellation reach running chunks within about a second.
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+  });
+  return { worker, runtime };
+}

@@ -1,0 +1,210 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  condition,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BatchActivities } from '../activities';
+import type { Batch, BatchError, BatchStatus } from '../domain/batch';
+import { addUsage, emptyUsage, isTerminal, newBatch } from '../domain/batch-state';
+import { BATCH_ERROR_CODES, GATEWAY_AUTH_FAILED } from '../domain/failures';
+import { BATCH_STATUS_SA, cancelSignal, cancelUpdate, getBatchQuery, progressSignal } from './definitions';
+import { modelShardWorkflow } from './model-shard';
+import type { BatchWorkflowInput, MissingCode, ModelPlan } from './types';
+
+const { ingest } = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+const { finalize, saveSnapshot } = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** Per-model child workflows running at once for one batch (bounded fan-out). */
+const PARALLEL_MODELS = 8;
+
+type StopReason = 'cancelled' | 'expired';
+
+const MISSING_CODE: Record<StopReason | 'failed', MissingCode> = {
+  cancelled: 'batch_cancelled',
+  expired: 'batch_expired',
+  failed: 'batch_failed',
+};
+
+/**
+ * One batch, end to end: validate and shard the input, fan out one child per model,
+ * obey cancel and the completion window, then assemble the output and error files.
+ * Only ids, counts and file references pass through history — never request or response bodies.
+ */
+export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
+  const batch = newBatch(input);
+  const state: { stop: StopReason | null } = { stop: null };
+  const now = () => Math.floor(Date.now() / 1000);
+  const setStatus = (status: BatchStatus) => {
+    batch.status = status;
+    upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
+  };
+  const requestCancel = () => {
+    if (state.stop || isTerminal(batch.status) || batch.status === 'finalizing') return;
+    state.stop = 'cancelled';
+    batch.cancelling_at = now();
+    setStatus('cancelling');
+  };
+
+  setHandler(getBatchQuery, () => batch);
+  setHandler(cancelSignal, requestCancel);
+  setHandler(cancelUpdate, () => {
+    requestCancel();
+    return batch;
+  });
+  setHandler(progressSignal, (delta) => {
+    batch.request_counts.completed += delta.completed;
+    batch.request_counts.failed += delta.failed;
+    addUsage(batch.usage, delta.usage);
+  });
+  // A workflow cancellation (e.g. from the Temporal Web UI) is handled like the cancel signal:
+  // the batch drains and ends `cancelled` with partial output rather than being torn down.
+  CancellationScope.current().cancelRequested.catch(requestCancel);
+
+  return await CancellationScope.nonCancellable(async () => {
+    // The completion window is a durable timer: it survives worker and server restarts.
+    const expiry = new CancellationScope();
+    expiry
+      .run(() => sleep(Math.max(0, input.expiresAt * 1000 - Date.now())))
+      .then(() => {
+        state.stop ??= 'expired';
+      })
+      .catch(() => undefined);
+
+    const plan = await ingest({
+      tenant: input.tenant,
+      batchId: input.batchId,
+      endpoint: input.endpoint,
+      inputFileId: input.inputFileId,
+    });
+    if (!plan.ok) {
+      expiry.cancel();
+      batch.errors = { object: 'list', data: plan.errors };
+      batch.failed_at = now();
+      setStatus('failed');
+      await saveSnapshot(input.tenant, batch);
+      return batch;
+    }
+
+    batch.request_counts.total = plan.total;
+    batch.model = plan.models.length === 1 ? plan.models[0].model : null;
+    let failure: BatchError | null = null;
+    if (!state.stop) {
+      batch.in_progress_at = now();
+      setStatus('in_progress');
+      failure = await runModels(input, plan.models, plan.segmentsPerChunk, () => state.stop);
+    }
+    expiry.cancel();
+
+    const stop = state.stop as StopReason | null;
+    batch.finalizing_at = now();
+    if (!stop && !failure) setStatus('finalizing');
+    const result = await finalize({
+      tenant: input.tenant,
+      batchId: input.batchId,
+      models: plan.models.map((m) => ({ index: m.index, segments: m.segments })),
+      missingCode: MISSING_CODE[stop ?? 'failed'],
+      outputTtlSeconds: input.outputTtlSeconds,
+    });
+    batch.output_file_id = result.outputFileId;
+    batch.error_file_id = result.errorFileId;
+    batch.request_counts = { total: plan.total, completed: result.completed, failed: result.failed };
+    batch.usage = result.usage;
+
+    if (failure) {
+      batch.errors = { object: 'list', data: [failure] };
+      batch.failed_at = now();
+      setStatus('failed');
+    } else if (stop === 'cancelled') {
+      batch.cancelled_at = now();
+      setStatus('cancelled');
+    } else if (stop === 'expired') {
+      batch.expired_at = now();
+      setStatus('expired');
+    } else {
+      batch.completed_at = now();
+      setStatus('completed');
+    }
+    await saveSnapshot(input.tenant, batch);
+    return batch;
+  });
+}
+
+/**
+ * Runs one child per model, at most PARALLEL_MODELS at once. Returns when every child is
+ * done or — after a stop request or a child failure — once the others have drained.
+ */
+async function runModels(
+  input: BatchWorkflowInput,
+  models: ModelPlan[],
+  segmentsPerChunk: number,
+  stopped: () => StopReason | null,
+): Promise<BatchError | null> {
+  const scope = new CancellationScope();
+  let failure: BatchError | null = null;
+  let done = false;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < models.length && !stopped() && !failure) {
+      const plan = models[next++];
+      try {
+        await executeChild(modelShardWorkflow, {
+          workflowId: `${input.batchId}-model-${plan.index}`,
+          args: [
+            {
+              tenant: input.tenant,
+              batchId: input.batchId,
+              parentWorkflowId: workflowInfo().workflowId,
+              endpoint: input.endpoint,
+              plan,
+              segmentsPerChunk,
+              deadline: input.expiresAt,
+              cursor: 0,
+              totals: { completed: 0, failed: 0, usage: emptyUsage() },
+            },
+          ],
+        });
+      } catch (err) {
+        if (isCancellation(err) && scope.consideredCancelled) return;
+        failure ??= toBatchError(err);
+      }
+    }
+  };
+  const all = Promise.all(Array.from({ length: Math.min(PARALLEL_MODELS, models.length) }, () => scope.run(lane))).finally(
+    () => {
+      done = true;
+    },
+  );
+  await condition(() => done || stopped() !== null || failure !== null);
+  if (!done) {
+    scope.cancel();
+    await all.catch(() => undefined);
+  }
+  return failure;
+}
+
+/** Names the batch error after the failure that stopped a child (gateway auth, or anything else). */
+function toBatchError(err: unknown): BatchError {
+  let cause: unknown = err;
+  while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure && cause.type === GATEWAY_AUTH_FAILED) {
+    return { code: BATCH_ERROR_CODES.gatewayAuthFailed, message: cause.message, param: null, line: null };
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return { code: BATCH_ERROR_CODES.internal, message: `batch processing failed: ${message}`, param: null, line: null };
+}

@@ -1,0 +1,25 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Batch } from '../domain/batch';
+import type { Counts } from './types';
+
+/** The live Batch object, as the API returns it. */
+export const getBatchQuery = defineQuery<Batch>('getBatch');
+/** Cancel the batch (for the Web UI and direct users); the API uses the update below to get the Batch back. */
+export const cancelSignal = defineSignal('cancel');
+export const cancelUpdate = defineUpdate<Batch>('cancelBatch');
+/** A per-model child reports finished requests (deltas, at most one signal per chunk completion). */
+export const progressSignal = defineSignal<[Counts]>('progress');
+
+export const BATCH_STATUS_SA = defineSearchAttributeKey('BatchStatus', SearchAttributeType.KEYWORD);
+export const BATCH_TENANT_SA = defineSearchAttributeKey('BatchTenant', SearchAttributeType.KEYWORD);
+export const BATCH_CREATED_AT_SA = defineSearchAttributeKey('BatchCreatedAt', SearchAttributeType.INT);
+
+/** Search attributes the dev server must register (name → type as the temporal CLI spells it). */
+export const SEARCH_ATTRIBUTES: Record<string, string> = {
+  BatchStatus: 'Keyword',
+  BatchTenant: 'Keyword',
+  BatchCreatedAt: 'Int',
+};
+
+export const BATCH_WORKFLOW_TYPE = 'batchWorkflow';

@@ -1,0 +1,3 @@
+// Every workflow the worker registers. Workflow code is deterministic: no I/O, no Node built-ins.
+export { batchWorkflow } from './batch';
+export { modelShardWorkflow } from './model-shard';

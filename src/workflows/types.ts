@@ -1,0 +1,85 @@
+import type { BatchError, Usage } from '../domain/batch';
+
+/** What the API gives the batch workflow when a batch is created. No request bodies, only references. */
+export interface BatchWorkflowInput {
+  batchId: string;
+  tenant: string;
+  endpoint: string;
+  inputFileId: string;
+  completionWindow: string;
+  createdAt: number;
+  expiresAt: number;
+  metadata: Record<string, string> | null;
+  /** Lifetime of the output and error files, from `output_expires_after` (default 30 days). */
+  outputTtlSeconds: number | null;
+}
+
+export interface ModelPlan {
+  index: number;
+  model: string;
+  requests: number;
+  segments: number;
+  /** Chunk activities to keep in flight for this model. */
+  window: number;
+}
+
+export type IngestResult =
+  | { ok: true; total: number; models: ModelPlan[]; segmentsPerChunk: number }
+  | { ok: false; errors: BatchError[] };
+
+export interface IngestInput {
+  tenant: string;
+  batchId: string;
+  endpoint: string;
+  inputFileId: string;
+}
+
+export interface Counts {
+  completed: number;
+  failed: number;
+  usage: Usage;
+}
+
+export interface ChunkInput {
+  tenant: string;
+  batchId: string;
+  endpoint: string;
+  modelIndex: number;
+  model: string;
+  fromSegment: number;
+  toSegment: number;
+  /** Unix seconds the batch's window ends: earlier deadlines get upstream capacity first. */
+  deadline: number;
+}
+
+export interface ModelShardInput {
+  tenant: string;
+  batchId: string;
+  parentWorkflowId: string;
+  endpoint: string;
+  plan: ModelPlan;
+  segmentsPerChunk: number;
+  deadline: number;
+  /** Every segment below `cursor` is done (carried across continue-as-new). */
+  cursor: number;
+  totals: Counts;
+}
+
+export type MissingCode = 'batch_cancelled' | 'batch_expired' | 'batch_failed';
+
+export interface FinalizeInput {
+  tenant: string;
+  batchId: string;
+  models: { index: number; segments: number }[];
+  /** The code written for requests that never got a result. */
+  missingCode: MissingCode;
+  outputTtlSeconds: number | null;
+}
+
+export interface FinalizeResult {
+  outputFileId: string | null;
+  errorFileId: string | null;
+  completed: number;
+  failed: number;
+  usage: Usage;
+}
