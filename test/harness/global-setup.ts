@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { freePort } from './ports';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}
+
+let server: DevServer | undefined;
+let workDir: string | undefined;
+
+/**
+ * One real Temporal dev server (the `temporal` CLI, in memory) and one workflow bundle for the
+ * whole run; every test file starts its own worker, API and gateway simulator on a task queue of its own.
+ */
+export async function setup(project: TestProject): Promise<void> {
+  workDir = mkdtempSync(join(tmpdir(), 'batchgw-test-'));
+  const [port, bundle] = await Promise.all([
+    freePort(),
+    bundleWorkflowCode({ workflowsPath: resolve(__dirname, '../../src/workflows/index.ts'), logger: quietLogger }),
+  ]);
+  server = await startDevServer({ port, uiPort: 0, namespace: 'default', headless: true });
+  const bundlePath = join(workDir, 'workflow-bundle.js');
+  await writeFile(bundlePath, bundle.code);
+  project.provide('temporalAddress', server.address);
+  project.provide('workflowBundlePath', bundlePath);
+}
+
+export async function teardown(): Promise<void> {
+  await server?.stop();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };

@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import OpenAI from 'openai';
+import { inject } from 'vitest';
+import { BatchService } from '../../src/api/batch-service';
+import { buildApiServer } from '../../src/api/server';
+import { loadConfig, type Config } from '../../src/config';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
+import { FileRepository } from '../../src/storage/file-repository';
+import { FsObjectStore } from '../../src/storage/fs-store';
+import { createBatchWorker } from '../../src/worker';
+
+export interface Stack {
+  config: Config;
+  /** Base URL of our API, e.g. http://127.0.0.1:1234 (append /v1 for the openai client). */
+  apiUrl: string;
+  openai: OpenAI;
+  sim: Simulator;
+  client: Client;
+  store: FsObjectStore;
+  close(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/**
+ * A whole product for one test file: our API over real HTTP, a real worker on its own task
+ * queue against the shared Temporal dev server, the real filesystem store, and the gateway simulator.
+ */
+export async function startStack(
+  env: Record<string, string> = {},
+  simOptions: Partial<SimulatorOptions> = {},
+): Promise<Stack> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-stack-'));
+  const sim = await startSimulator({ port: 0, latencyMs: 5, ...simOptions });
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `test-${randomBytes(6).toString('hex')}`,
+    DATA_DIR: dataDir,
+    PORT: '0',
+    GATEWAY_URL: sim.url,
+    RETRY_BASE_MS: '20',
+    RETRY_MAX_MS: '200',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const store = new FsObjectStore(join(dataDir, 'storage'));
+  const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const { worker, runtime } = await createBatchWorker({
+    config,
+    store,
+    gatewayUrl: config.GATEWAY_URL ?? sim.url,
+    connection: nativeConnection,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const app = await buildApiServer({
+    store,
+    files: new FileRepository(store),
+    batches: new BatchService(client, config.TEMPORAL_TASK_QUEUE, store),
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    completionWindows: config.COMPLETION_WINDOWS,
+    logLevel: 'warn',
+  });
+  const apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+  const openai = new OpenAI({ baseURL: `${apiUrl}/v1`, apiKey: 'test-key', maxRetries: 0 });
+  return {
+    config,
+    apiUrl,
+    openai,
+    sim,
+    client,
+    store,
+    async close() {
+      await app.close();
+      worker.shutdown();
+      await running;
+      await runtime.gateway.close();
+      await nativeConnection.close();
+      await connection.close();
+      await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
