@@ -15,10 +15,9 @@ const perModel = z
   .string()
   .default('')
   .transform((s, ctx) => {
-    if (!s.trim()) return {} as Record<string, number>;
+    if (!s.trim()) return {};
     try {
-      const parsed = z.record(z.string(), z.number().int().positive()).parse(JSON.parse(s));
-      return parsed;
+      return z.record(z.string(), z.number().int().positive()).parse(JSON.parse(s));
     } catch {
       ctx.addIssue({ code: 'custom', message: 'must be a JSON object of model → positive integer' });
       return z.NEVER;
@@ -85,6 +84,9 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
   }
 }
 
-export function modelConcurrency(config: Pick<Config, 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'>, model: string): number {
+export function modelConcurrency(
+  config: Pick<Config, 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'>,
+  model: string,
+): number {
   return config.MODEL_CONCURRENCY_OVERRIDES[model] ?? config.MODEL_CONCURRENCY;
 }

@@ -14,13 +14,17 @@ export interface BatchWorkerOptions {
 }
 
 /** A worker running every batch workflow and activity on the configured task queue. */
-export async function createBatchWorker(opts: BatchWorkerOptions): Promise<{ worker: Worker; runtime: ActivityRuntime }> {
+export async function createBatchWorker(
+  opts: BatchWorkerOptions,
+): Promise<{ worker: Worker; runtime: ActivityRuntime }> {
   const runtime = createActivityRuntime(opts.config, opts.store, opts.gatewayUrl);
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.config.TEMPORAL_NAMESPACE,
     taskQueue: opts.config.TEMPORAL_TASK_QUEUE,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities(runtime),
     // Chunk activities mostly wait on the network; the real caps are the upstream limiters.
     maxConcurrentActivityTaskExecutions: 500,

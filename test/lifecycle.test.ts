@@ -5,14 +5,21 @@ import { startStack, type Stack } from './harness/stack';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ MODEL_CONCURRENCY: '8', GLOBAL_CONCURRENCY: '12' }, { latencyMs: 10, jitterMs: 10 });
+  stack = await startStack(
+    { MODEL_CONCURRENCY: '8', GLOBAL_CONCURRENCY: '12' },
+    { latencyMs: 10, jitterMs: 10 },
+  );
 });
 afterAll(async () => stack?.close());
 
 describe('a batch through the official openai client', () => {
   it('runs a mixed-model batch to completion with exact output and error files', async () => {
     const lines = Array.from({ length: 240 }, (_, i) =>
-      chatLine(`req-${i}`, i % 3 === 0 ? 'gpt-4o' : 'gpt-4o-mini', `hello ${i}${i % 50 === 7 ? ' #sim:409' : ''}`),
+      chatLine(
+        `req-${i}`,
+        i % 3 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
+        `hello ${i}${i % 50 === 7 ? ' #sim:409' : ''}`,
+      ),
     );
     const created = await createBatch(stack.openai, lines, { metadata: { team: 'data' } });
     expect(BatchSchema.parse(created).status).toBe('validating');
@@ -23,7 +30,11 @@ describe('a batch through the official openai client', () => {
     BatchSchema.parse(done);
     expect(done.status).toBe('completed');
     const blocked = lines.filter((l) => JSON.stringify(l).includes('#sim:409')).map((l) => l.custom_id);
-    expect(done.request_counts).toEqual({ total: 240, completed: 240 - blocked.length, failed: blocked.length });
+    expect(done.request_counts).toEqual({
+      total: 240,
+      completed: 240 - blocked.length,
+      failed: blocked.length,
+    });
     expect(done.in_progress_at).not.toBeNull();
     expect(done.finalizing_at).not.toBeNull();
     expect(done.completed_at).not.toBeNull();
@@ -42,7 +53,9 @@ describe('a batch through the official openai client', () => {
       expect(line.response!.request_id).toBeTruthy();
       const req = byId.get(line.custom_id)!;
       expect(line.response!.body.model).toBe(req.body.model);
-      expect(line.response!.body.choices[0].message.content).toContain((req.body.messages as { content: string }[])[0].content);
+      expect(line.response!.body.choices[0].message.content).toContain(
+        (req.body.messages as { content: string }[])[0].content,
+      );
       promptTokens += line.response!.body.usage.prompt_tokens;
     }
     for (const line of errors) {
@@ -58,7 +71,10 @@ describe('a batch through the official openai client', () => {
     expect(outFile.purpose).toBe('batch_output');
     expect(outFile.filename).toBe(`${done.id}_output.jsonl`);
     // Each blocked record reached the gateway exactly once: 409 is never retried.
-    const records = await (await fetch(`${stack.sim.url}/_sim/records?batch=${done.id}`)).json();
+    const records = (await (await fetch(`${stack.sim.url}/_sim/records?batch=${done.id}`)).json()) as Record<
+      string,
+      number
+    >;
     for (const id of blocked) expect(records[id]).toBe(1);
   });
 });

@@ -31,7 +31,9 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
       for (let s = 0; s < model.segments; s++) {
         const segment = await store.get(layout.segment(input.tenant, input.batchId, model.index, s));
         if (!segment) throw new Error(`segment ${model.index}/${s} of ${input.batchId} is missing`);
-        const journal = (await store.get(layout.journal(input.tenant, input.batchId, model.index, s)))?.toString('utf8') ?? '';
+        const journal =
+          (await store.get(layout.journal(input.tenant, input.batchId, model.index, s)))?.toString('utf8') ??
+          '';
         const results = parseJournal(journal);
         let outText = '';
         let errText = '';
@@ -59,7 +61,12 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
 
   const now = Math.floor(Date.now() / 1000);
   const ttl = input.outputTtlSeconds ?? DEFAULT_FILE_TTL_SECONDS;
-  const register = async (writer: ObjectWriter, id: string, lines: number, role: 'output' | 'error'): Promise<string | null> => {
+  const register = async (
+    writer: ObjectWriter,
+    id: string,
+    lines: number,
+    role: 'output' | 'error',
+  ): Promise<string | null> => {
     if (lines === 0) {
       await writer.abort();
       return null;

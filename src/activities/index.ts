@@ -1,6 +1,13 @@
 import type { Batch } from '../domain/batch';
 import { layout } from '../storage/layout';
-import type { ChunkInput, Counts, FinalizeInput, FinalizeResult, IngestInput, IngestResult } from '../workflows/types';
+import type {
+  ChunkInput,
+  Counts,
+  FinalizeInput,
+  FinalizeResult,
+  IngestInput,
+  IngestResult,
+} from '../workflows/types';
 import { finalize } from './finalize';
 import { ingest } from './ingest';
 import { processChunk } from './process-chunk';

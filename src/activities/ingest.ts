@@ -32,11 +32,19 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     if (errors.length < MAX_REPORTED_ERRORS) errors.push(e);
   };
   const file = await rt.files.get(input.tenant, input.inputFileId);
-  const content = file && file.purpose === 'batch' ? await rt.files.content(input.tenant, input.inputFileId) : null;
+  const content =
+    file && file.purpose === 'batch' ? await rt.files.content(input.tenant, input.inputFileId) : null;
   if (!content) {
     return {
       ok: false,
-      errors: [{ code: 'invalid_request', message: `Input file '${input.inputFileId}' is no longer available.`, param: 'input_file_id', line: null }],
+      errors: [
+        {
+          code: 'invalid_request',
+          message: `Input file '${input.inputFileId}' is no longer available.`,
+          param: 'input_file_id',
+          line: null,
+        },
+      ],
     };
   }
 
@@ -72,7 +80,12 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     }
     const customId = check.line.custom_id;
     if (seen.has(customId)) {
-      addError({ code: 'duplicate_custom_id', message: `Line ${lineNo}: custom_id '${customId}' is not unique.`, param: 'custom_id', line: lineNo });
+      addError({
+        code: 'duplicate_custom_id',
+        message: `Line ${lineNo}: custom_id '${customId}' is not unique.`,
+        param: 'custom_id',
+        line: lineNo,
+      });
       continue;
     }
     seen.add(customId);
@@ -123,7 +136,10 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     requests: s.requests,
     segments: s.segments,
     // Enough chunks in flight to keep the model's concurrency busy across chunk boundaries.
-    window: Math.min(64, Math.ceil(Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY) / chunkRequests) + 2),
+    window: Math.min(
+      64,
+      Math.ceil(Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY) / chunkRequests) + 2,
+    ),
   }));
   return { ok: true, total, models, segmentsPerChunk };
 }

@@ -86,7 +86,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
 
   const markDone = async (seg: SegmentState) => {
     if (seg.appender) await (await seg.appender).close();
-    await store.put(layout.segmentDone(input.tenant, input.batchId, input.modelIndex, seg.index), JSON.stringify(seg.counts));
+    await store.put(
+      layout.segmentDone(input.tenant, input.batchId, input.modelIndex, seg.index),
+      JSON.stringify(seg.counts),
+    );
   };
   for (const seg of segments) if (seg.remaining === 0) await markDone(seg);
 
@@ -135,7 +138,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     }
     await record(job, 'e', ZERO_TOKENS, line);
     if (outcome.statusClass === 'auth' && !halted()) {
-      rt.halted.set(input.batchId, `The gateway refused the batch's credentials (HTTP ${outcome.status}); the batch was halted.`);
+      rt.halted.set(
+        input.batchId,
+        `The gateway refused the batch's credentials (HTTP ${outcome.status}); the batch was halted.`,
+      );
       stop.abort();
     }
   };
@@ -167,7 +173,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   };
 
   try {
-    const lanes = Math.min(jobs.length, config.MODEL_CONCURRENCY_OVERRIDES[input.model] ?? config.MODEL_CONCURRENCY);
+    const lanes = Math.min(
+      jobs.length,
+      config.MODEL_CONCURRENCY_OVERRIDES[input.model] ?? config.MODEL_CONCURRENCY,
+    );
     await Promise.all(Array.from({ length: lanes }, lane));
   } finally {
     clearInterval(heartbeat);
@@ -176,8 +185,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   }
 
   const haltMessage = halted();
-  if (haltMessage) throw ApplicationFailure.create({ message: haltMessage, type: GATEWAY_AUTH_FAILED, nonRetryable: true });
-  if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled; in-flight requests finished');
+  if (haltMessage)
+    throw ApplicationFailure.create({ message: haltMessage, type: GATEWAY_AUTH_FAILED, nonRetryable: true });
+  if (ctx.cancellationSignal.aborted)
+    throw new CancelledFailure('chunk cancelled; in-flight requests finished');
 
   for (const seg of segments) {
     total.completed += seg.counts.completed;

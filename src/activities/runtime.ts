@@ -10,7 +10,12 @@ export class ConcurrencyLimits {
   readonly global: PrioritySemaphore;
   private readonly perModel = new Map<string, PrioritySemaphore>();
 
-  constructor(private readonly config: Pick<Config, 'GLOBAL_CONCURRENCY' | 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'>) {
+  constructor(
+    private readonly config: Pick<
+      Config,
+      'GLOBAL_CONCURRENCY' | 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'
+    >,
+  ) {
     this.global = new PrioritySemaphore(config.GLOBAL_CONCURRENCY);
   }
 
@@ -35,7 +40,11 @@ export interface ActivityRuntime {
   halted: Map<string, string>;
 }
 
-export function createActivityRuntime(config: Config, store: ObjectStore, gatewayUrl: string): ActivityRuntime {
+export function createActivityRuntime(
+  config: Config,
+  store: ObjectStore,
+  gatewayUrl: string,
+): ActivityRuntime {
   return {
     config,
     store,

@@ -1,4 +1,10 @@
-import { Client, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowExecutionInfo } from '@temporalio/client';
+import {
+  Client,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Batch } from '../domain/batch';
 import { Batch as BatchSchema } from '../domain/batch';
@@ -15,7 +21,8 @@ import {
 } from '../workflows/definitions';
 import type { BatchWorkflowInput } from '../workflows/types';
 
-export type CancelResult = { kind: 'ok'; batch: Batch } | { kind: 'not_found' } | { kind: 'conflict'; batch: Batch };
+export type CancelResult =
+  { kind: 'ok'; batch: Batch } | { kind: 'not_found' } | { kind: 'conflict'; batch: Batch };
 
 /** The API's view of batches: starts, reads, lists and cancels batch workflows through Temporal. */
 export class BatchService {
@@ -58,19 +65,24 @@ export class BatchService {
   async cancel(tenant: string, id: string): Promise<CancelResult> {
     const current = await this.get(tenant, id);
     if (!current) return { kind: 'not_found' };
-    if (current.status === 'cancelled' || current.status === 'cancelling') return { kind: 'ok', batch: current };
+    if (current.status === 'cancelled' || current.status === 'cancelling')
+      return { kind: 'ok', batch: current };
     if (current.status === 'completed' || current.status === 'failed' || current.status === 'expired') {
       return { kind: 'conflict', batch: current };
     }
     try {
       const batch = await this.client.workflow.getHandle(id).executeUpdate(cancelUpdate);
-      return batch.status === 'cancelling' || batch.status === 'cancelled' ? { kind: 'ok', batch } : { kind: 'conflict', batch };
+      return batch.status === 'cancelling' || batch.status === 'cancelled'
+        ? { kind: 'ok', batch }
+        : { kind: 'conflict', batch };
     } catch (err) {
       // The batch closed between our read and the update: answer from its final state.
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
         const after = await this.get(tenant, id);
         if (!after) return { kind: 'not_found' };
-        return after.status === 'cancelled' ? { kind: 'ok', batch: after } : { kind: 'conflict', batch: after };
+        return after.status === 'cancelled'
+          ? { kind: 'ok', batch: after }
+          : { kind: 'conflict', batch: after };
       }
       throw err;
     }
@@ -80,7 +92,10 @@ export class BatchService {
    * Newest first with OpenAI's `after` cursor. Temporal's SQL visibility cannot ORDER BY, so we
    * look back through growing windows of BatchCreatedAt until a page is full, then sort.
    */
-  async list(tenant: string, opts: { after?: string; limit: number }): Promise<{ data: Batch[]; hasMore: boolean }> {
+  async list(
+    tenant: string,
+    opts: { after?: string; limit: number },
+  ): Promise<{ data: Batch[]; hasMore: boolean }> {
     let hi = Number.MAX_SAFE_INTEGER;
     let afterId: string | null = null;
     if (opts.after) {
@@ -123,7 +138,10 @@ export class BatchService {
     }
   }
 
-  private owns(desc: { typedSearchAttributes: TypedSearchAttributes; type: string }, tenant: string): boolean {
+  private owns(
+    desc: { typedSearchAttributes: TypedSearchAttributes; type: string },
+    tenant: string,
+  ): boolean {
     return desc.type === BATCH_WORKFLOW_TYPE && desc.typedSearchAttributes.get(BATCH_TENANT_SA) === tenant;
   }
 
@@ -147,7 +165,17 @@ export class BatchService {
           ...(cancelled ? { cancelled_at: closedAt } : { failed_at: closedAt }),
           errors: cancelled
             ? null
-            : { object: 'list', data: [{ code: 'internal_error', message: `batch workflow ${desc.status.name.toLowerCase()}`, param: null, line: null }] },
+            : {
+                object: 'list',
+                data: [
+                  {
+                    code: 'internal_error',
+                    message: `batch workflow ${desc.status.name.toLowerCase()}`,
+                    param: null,
+                    line: null,
+                  },
+                ],
+              },
         };
       }
     }

@@ -30,7 +30,10 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
     const body = parsed.data;
     const endpoint = Endpoint.safeParse(body.endpoint);
     if (!endpoint.success) {
-      throw ApiError.invalid(`Invalid value for 'endpoint': must be one of ${ENDPOINTS.join(', ')}.`, 'endpoint');
+      throw ApiError.invalid(
+        `Invalid value for 'endpoint': must be one of ${ENDPOINTS.join(', ')}.`,
+        'endpoint',
+      );
     }
     const windowSeconds = completionWindowSeconds(body.completion_window);
     if (!deps.completionWindows.includes(body.completion_window) || windowSeconds === null) {
@@ -41,9 +44,19 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
     }
     const tenant = tenantOf(req);
     const file = await files.get(tenant, body.input_file_id);
-    if (!file) throw new ApiError(404, 'not_found_error', `No such file: '${body.input_file_id}'`, 'input_file_id', null);
+    if (!file)
+      throw new ApiError(
+        404,
+        'not_found_error',
+        `No such file: '${body.input_file_id}'`,
+        'input_file_id',
+        null,
+      );
     if (file.purpose !== 'batch') {
-      throw ApiError.invalid(`File '${file.id}' has purpose '${file.purpose}'; a batch needs purpose 'batch'.`, 'input_file_id');
+      throw ApiError.invalid(
+        `File '${file.id}' has purpose '${file.purpose}'; a batch needs purpose 'batch'.`,
+        'input_file_id',
+      );
     }
     const createdAt = Math.floor(Date.now() / 1000);
     return batches.start({
@@ -78,7 +91,13 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
     const result = await batches.cancel(tenantOf(req), id);
     if (result.kind === 'not_found') throw ApiError.notFound('batch', id);
     if (result.kind === 'conflict') {
-      throw new ApiError(409, 'invalid_request_error', `Cannot cancel a batch with status '${result.batch.status}'.`, null, 'batch_not_cancellable');
+      throw new ApiError(
+        409,
+        'invalid_request_error',
+        `Cannot cancel a batch with status '${result.batch.status}'.`,
+        null,
+        'batch_not_cancellable',
+      );
     }
     return result.batch;
   });

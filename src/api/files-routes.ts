@@ -31,7 +31,12 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
 
   // Multipart upload, streamed straight into storage: the file is never held in memory.
   app.post('/v1/files', async (req, reply) => {
-    if (!req.isMultipart()) throw ApiError.invalid('Expected a multipart/form-data body with fields `file` and `purpose`.', null, null);
+    if (!req.isMultipart())
+      throw ApiError.invalid(
+        'Expected a multipart/form-data body with fields `file` and `purpose`.',
+        null,
+        null,
+      );
     const tenant = tenantOf(req);
     const id = newFileId();
     const fields: Record<string, string> = {};
@@ -41,28 +46,50 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
         if (part.type === 'file') {
           if (part.fieldname !== 'file' || upload) {
             part.file.resume();
-            throw ApiError.invalid(`Unexpected file field '${part.fieldname}'.`, part.fieldname, 'invalid_value');
+            throw ApiError.invalid(
+              `Unexpected file field '${part.fieldname}'.`,
+              part.fieldname,
+              'invalid_value',
+            );
           }
-          const { bytes } = await store.putStream(layout.fileContent(tenant, id), part.file, { maxBytes: deps.maxUploadBytes });
+          const { bytes } = await store.putStream(layout.fileContent(tenant, id), part.file, {
+            maxBytes: deps.maxUploadBytes,
+          });
           if (part.file.truncated) throw new TooLargeError(deps.maxUploadBytes);
           upload = { filename: part.filename || 'upload', bytes };
         } else {
           fields[part.fieldname] = String(part.value);
         }
       }
-      if (!upload) throw ApiError.invalid("Missing required parameter: 'file'.", 'file', 'missing_required_parameter');
+      if (!upload)
+        throw ApiError.invalid("Missing required parameter: 'file'.", 'file', 'missing_required_parameter');
       const purposeRaw = fields.purpose;
-      if (!purposeRaw) throw ApiError.invalid("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter');
+      if (!purposeRaw)
+        throw ApiError.invalid(
+          "Missing required parameter: 'purpose'.",
+          'purpose',
+          'missing_required_parameter',
+        );
       const purpose = FilePurpose.safeParse(purposeRaw);
       if (!purpose.success) {
-        throw ApiError.invalid(`Invalid value for 'purpose': '${purposeRaw}' is not one of ${FilePurpose.options.join(', ')}.`, 'purpose');
+        throw ApiError.invalid(
+          `Invalid value for 'purpose': '${purposeRaw}' is not one of ${FilePurpose.options.join(', ')}.`,
+          'purpose',
+        );
       }
       if (purpose.data === 'batch' && !upload.filename.toLowerCase().endsWith('.jsonl')) {
-        throw ApiError.invalid('Invalid file format for Batch API. Must be .jsonl', 'file', 'invalid_file_format');
+        throw ApiError.invalid(
+          'Invalid file format for Batch API. Must be .jsonl',
+          'file',
+          'invalid_file_format',
+        );
       }
       let ttl: number | null = purpose.data === 'batch' ? DEFAULT_FILE_TTL_SECONDS : null;
       if (fields['expires_after[anchor]'] !== undefined || fields['expires_after[seconds]'] !== undefined) {
-        const parsed = ExpiresAfter.safeParse({ anchor: fields['expires_after[anchor]'], seconds: fields['expires_after[seconds]'] });
+        const parsed = ExpiresAfter.safeParse({
+          anchor: fields['expires_after[anchor]'],
+          seconds: fields['expires_after[seconds]'],
+        });
         if (!parsed.success) throw ApiError.fromZod(parsed.error, 'expires_after.');
         ttl = parsed.data.seconds;
       }
@@ -84,7 +111,13 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
     } catch (err) {
       await store.delete(layout.fileContent(tenant, id));
       if (err instanceof TooLargeError || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-        throw new ApiError(413, 'invalid_request_error', `File is larger than the maximum of ${deps.maxUploadBytes} bytes.`, 'file', 'file_too_large');
+        throw new ApiError(
+          413,
+          'invalid_request_error',
+          `File is larger than the maximum of ${deps.maxUploadBytes} bytes.`,
+          'file',
+          'file_too_large',
+        );
       }
       throw err;
     }
@@ -116,6 +149,9 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
     const file = await files.get(tenant, id);
     const stream = file ? await files.content(tenant, id) : null;
     if (!file || !stream) throw ApiError.notFound('file', id);
-    return reply.header('content-type', 'application/octet-stream').header('content-length', file.bytes).send(stream);
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', file.bytes)
+      .send(stream);
   });
 }

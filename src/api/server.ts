@@ -32,13 +32,27 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (status && status >= 400 && status < 500) {
       // Fastify's own 4xx (bad JSON, wrong content type, body too large…) in OpenAI's error shape.
       const { message, code } = err as { message: string; code?: string };
-      return reply.status(status).send(new ApiError(status, 'invalid_request_error', message, null, code ?? null).toBody());
+      return reply
+        .status(status)
+        .send(new ApiError(status, 'invalid_request_error', message, null, code ?? null).toBody());
     }
     req.log.error({ err }, 'unhandled error');
-    return reply.status(500).send(new ApiError(500, 'server_error', 'The server had an error while processing your request.').toBody());
+    return reply
+      .status(500)
+      .send(
+        new ApiError(500, 'server_error', 'The server had an error while processing your request.').toBody(),
+      );
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send(new ApiError(404, 'not_found_error', `Unknown route: ${req.method} ${req.url.split('?')[0]}`).toBody());
+    reply
+      .status(404)
+      .send(
+        new ApiError(
+          404,
+          'not_found_error',
+          `Unknown route: ${req.method} ${req.url.split('?')[0]}`,
+        ).toBody(),
+      );
   });
 
   app.get('/health', async (_req, reply) => {
@@ -46,6 +60,10 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'temporal_unreachable' });
   });
   registerFileRoutes(app, { files: deps.files, store: deps.store, maxUploadBytes: deps.maxUploadBytes });
-  registerBatchRoutes(app, { batches: deps.batches, files: deps.files, completionWindows: deps.completionWindows });
+  registerBatchRoutes(app, {
+    batches: deps.batches,
+    files: deps.files,
+    completionWindows: deps.completionWindows,
+  });
   return app;
 }

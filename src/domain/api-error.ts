@@ -29,7 +29,11 @@ export class ApiError extends Error {
     return new ApiError(404, 'not_found_error', `No such ${what}: '${id}'`, 'id', null);
   }
 
-  static invalid(message: string, param: string | null = null, code: string | null = 'invalid_value'): ApiError {
+  static invalid(
+    message: string,
+    param: string | null = null,
+    code: string | null = 'invalid_value',
+  ): ApiError {
     return new ApiError(400, 'invalid_request_error', message, param, code);
   }
 
@@ -39,7 +43,8 @@ export class ApiError extends Error {
     const path = issue.path.map(String);
     const param = prefix + (path.length ? path.join('.') : '') || null;
     let code = 'invalid_value';
-    if (issue.code === 'invalid_type') code = issue.input === undefined ? 'missing_required_parameter' : 'invalid_type';
+    if (issue.code === 'invalid_type')
+      code = issue.input === undefined ? 'missing_required_parameter' : 'invalid_type';
     const message =
       code === 'missing_required_parameter'
         ? `Missing required parameter: '${param}'.`

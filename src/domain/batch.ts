@@ -52,7 +52,10 @@ export type BatchError = z.infer<typeof BatchError>;
 
 /** Metadata: up to 16 string pairs, keys ≤ 64 chars, values ≤ 512 chars. */
 export const Metadata = z
-  .record(z.string().max(64, 'metadata keys must be at most 64 characters'), z.string().max(512, 'metadata values must be at most 512 characters'))
+  .record(
+    z.string().max(64, 'metadata keys must be at most 64 characters'),
+    z.string().max(512, 'metadata values must be at most 512 characters'),
+  )
   .refine((m) => Object.keys(m).length <= 16, { message: 'metadata may hold at most 16 pairs' });
 export type Metadata = z.infer<typeof Metadata>;
 

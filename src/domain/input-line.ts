@@ -42,7 +42,12 @@ export function checkInputLine(text: string, lineNo: number, rules: LineRules): 
   const obj = raw as Record<string, unknown>;
   for (const field of REQUIRED_FIELDS) {
     if (obj[field] === undefined || obj[field] === null) {
-      return invalid(lineNo, 'missing_required_parameter', field, `Line ${lineNo} is missing required parameter '${field}'.`);
+      return invalid(
+        lineNo,
+        'missing_required_parameter',
+        field,
+        `Line ${lineNo} is missing required parameter '${field}'.`,
+      );
     }
   }
   const parsed = InputLine.safeParse(obj);
@@ -61,14 +66,24 @@ export function checkInputLine(text: string, lineNo: number, rules: LineRules): 
     );
   }
   if (line.body.stream === true) {
-    return invalid(lineNo, 'streaming_unsupported', 'body.stream', `Line ${lineNo}: streaming is not supported in batches.`);
+    return invalid(
+      lineNo,
+      'streaming_unsupported',
+      'body.stream',
+      `Line ${lineNo}: streaming is not supported in batches.`,
+    );
   }
   const model = line.body.model;
   if (typeof model !== 'string' || model.length === 0) {
     return invalid(lineNo, 'invalid_request', 'body.model', `Line ${lineNo}: body.model is required.`);
   }
   if (rules.allowedModels && !rules.allowedModels.has(model)) {
-    return invalid(lineNo, 'model_not_found', 'body.model', `Line ${lineNo}: model '${model}' is not served here.`);
+    return invalid(
+      lineNo,
+      'model_not_found',
+      'body.model',
+      `Line ${lineNo}: model '${model}' is not served here.`,
+    );
   }
   return { ok: true, line, model };
 }

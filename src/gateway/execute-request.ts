@@ -6,7 +6,14 @@ import { backoffDelay, classifyStatus, parseRetryAfter, retryDelay } from './ret
 
 export type RequestOutcome =
   /** The gateway answered and we stop there (2xx, 409, 401/403, other 4xx, or retries used up). */
-  | { kind: 'response'; status: number; statusClass: StatusClass; requestId: string | null; text: string; attempts: number }
+  | {
+      kind: 'response';
+      status: number;
+      statusClass: StatusClass;
+      requestId: string | null;
+      text: string;
+      attempts: number;
+    }
   /** No HTTP answer after every attempt (timeouts, refused or reset connections). */
   | { kind: 'transport_error'; code: 'request_timeout' | 'request_failed'; message: string; attempts: number }
   /** Stopped between attempts because the batch was cancelled: no result, the caller records it as not run. */
@@ -48,7 +55,12 @@ export async function executeRequest(
           attempts: attempt,
         };
       }
-      wait = retryDelay(attempt, parseRetryAfter(res.headers['retry-after'], Date.now()), opts.backoff, opts.random);
+      wait = retryDelay(
+        attempt,
+        parseRetryAfter(res.headers['retry-after'], Date.now()),
+        opts.backoff,
+        opts.random,
+      );
     } catch (err) {
       if (!(err instanceof TransportError)) throw err;
       if (attempt >= opts.maxAttempts) {

@@ -76,7 +76,8 @@ function abortError(): Error {
   return err;
 }
 
-const before = (a: Waiter, b: Waiter): boolean => a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
+const before = (a: Waiter, b: Waiter): boolean =>
+  a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
 
 function push(heap: Waiter[], w: Waiter): void {
   heap.push(w);

@@ -28,7 +28,11 @@ export interface BackoffPolicy {
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base·2^(attempt-1))]. attempt is 1-based. */
-export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
 }

@@ -13,6 +13,7 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 
 /** Reads token usage from any OpenAI-compatible response: chat/completions, responses or embeddings. */
 export function tokensFromBody(body: unknown): TokenCounts {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- shapes differ per endpoint; every read is checked by num()
   const usage = (body as { usage?: Record<string, any> } | null)?.usage;
   if (!usage || typeof usage !== 'object') return ZERO_TOKENS;
   if ('input_tokens' in usage || 'output_tokens' in usage) {

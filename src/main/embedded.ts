@@ -22,7 +22,11 @@ async function main() {
   let gatewayUrl = config.GATEWAY_URL;
   let simulator: Awaited<ReturnType<typeof startSimulator>> | null = null;
   if (!gatewayUrl) {
-    simulator = await startSimulator({ port: Number(process.env.SIM_PORT ?? 8090), latencyMs: 50, jitterMs: 50 });
+    simulator = await startSimulator({
+      port: Number(process.env.SIM_PORT ?? 8090),
+      latencyMs: 50,
+      jitterMs: 50,
+    });
     gatewayUrl = simulator.url;
   }
   const worker = await startWorker(config, gatewayUrl, store);
@@ -36,7 +40,9 @@ async function main() {
   console.log(`  Data directory       ${resolve(config.DATA_DIR)}`);
   if (simulator) {
     console.log(`  Gateway              ${gatewayUrl}  ← BUNDLED SIMULATOR (GATEWAY_URL is not set)`);
-    console.log('                       Answers are fake. Set GATEWAY_URL and GATEWAY_API_KEY for a real gateway.');
+    console.log(
+      '                       Answers are fake. Set GATEWAY_URL and GATEWAY_API_KEY for a real gateway.',
+    );
   } else {
     console.log(`  Gateway              ${gatewayUrl}`);
   }

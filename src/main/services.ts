@@ -16,7 +16,10 @@ export function storageFor(config: Config): ObjectStore {
   return new FsObjectStore(join(resolve(config.DATA_DIR), 'storage'));
 }
 
-export async function startApi(config: Config, store: ObjectStore = storageFor(config)): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
+export async function startApi(
+  config: Config,
+  store: ObjectStore = storageFor(config),
+): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const files = new FileRepository(store);
@@ -39,7 +42,11 @@ export async function startApi(config: Config, store: ObjectStore = storageFor(c
   };
 }
 
-export async function startWorker(config: Config, gatewayUrl: string, store: ObjectStore = storageFor(config)) {
+export async function startWorker(
+  config: Config,
+  gatewayUrl: string,
+  store: ObjectStore = storageFor(config),
+) {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const { worker, runtime } = await createBatchWorker({ config, store, gatewayUrl, connection });
   const running = worker.run();

@@ -5,11 +5,15 @@ import { startWorker } from './services';
 async function main() {
   const config = loadConfigOrExit();
   if (!config.GATEWAY_URL) {
-    console.error('GATEWAY_URL is required for a standalone worker (npm start runs the bundled simulator for you).');
+    console.error(
+      'GATEWAY_URL is required for a standalone worker (npm start runs the bundled simulator for you).',
+    );
     process.exit(2);
   }
   const worker = await startWorker(config, config.GATEWAY_URL);
-  console.log(`batch worker polling task queue '${config.TEMPORAL_TASK_QUEUE}' on ${config.TEMPORAL_ADDRESS}; gateway ${config.GATEWAY_URL}`);
+  console.log(
+    `batch worker polling task queue '${config.TEMPORAL_TASK_QUEUE}' on ${config.TEMPORAL_ADDRESS}; gateway ${config.GATEWAY_URL}`,
+  );
   await worker.running;
   await worker.runtime.gateway.close();
 }

@@ -34,7 +34,10 @@ export function parseJournal(text: string): Map<string, JournalEntry> {
     const kind = raw[0];
     const line = raw.slice(t4 + 1);
     if ((kind !== 'o' && kind !== 'e') || Number(raw.slice(t3 + 1, t4)) !== line.length) continue;
-    const [input, cached, output, reasoning] = raw.slice(t2 + 1, t3).split(',').map(Number);
+    const [input, cached, output, reasoning] = raw
+      .slice(t2 + 1, t3)
+      .split(',')
+      .map(Number);
     const customId = raw.slice(t1 + 1, t2);
     if (!entries.has(customId)) {
       entries.set(customId, { kind, tokens: { input, cached, output, reasoning }, line });

@@ -5,9 +5,16 @@ import { MISSING_LINE_MESSAGES } from '../domain/lines';
  * An output/error line with the upstream answer. The body is spliced in as the gateway sent it
  * when it is single-line JSON (no re-serialising on the hot path); otherwise it is re-encoded.
  */
-export function responseLine(customIdJson: string, status: number, requestId: string, text: string, parsed: unknown): string {
+export function responseLine(
+  customIdJson: string,
+  status: number,
+  requestId: string,
+  text: string,
+  parsed: unknown,
+): string {
   let body: string;
-  if (parsed !== undefined) body = text.includes('\n') || text.includes('\r') ? JSON.stringify(parsed) : text.trim();
+  if (parsed !== undefined)
+    body = text.includes('\n') || text.includes('\r') ? JSON.stringify(parsed) : text.trim();
   else body = JSON.stringify(text);
   return (
     `{"id":"${newRequestLineId()}","custom_id":${customIdJson},"response":{"status_code":${status},` +

@@ -31,7 +31,11 @@ export class FsObjectStore implements ObjectStore {
     await rename(temp, final);
   }
 
-  async putStream(key: string, source: Readable, opts: { maxBytes?: number } = {}): Promise<{ bytes: number }> {
+  async putStream(
+    key: string,
+    source: Readable,
+    opts: { maxBytes?: number } = {},
+  ): Promise<{ bytes: number }> {
     const { final, temp } = await this.tempFor(key);
     let bytes = 0;
     const limit = opts.maxBytes ?? Infinity;

@@ -3,7 +3,11 @@ import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 
 /** Where `npm run setup` puts the temporal CLI (a user-level cache, so clean clones reuse it). */
-export const TOOLS_CACHE_BIN = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'temporal-batch-gateway', 'bin');
+export const TOOLS_CACHE_BIN = join(
+  process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+  'temporal-batch-gateway',
+  'bin',
+);
 
 const executable = (p: string): boolean => {
   try {

@@ -30,7 +30,8 @@ export interface DevServer {
  */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const cli = findTemporalCli();
-  if (!cli) throw new Error('the temporal CLI was not found: run `npm run setup` first (or set TEMPORAL_CLI_PATH)');
+  if (!cli)
+    throw new Error('the temporal CLI was not found: run `npm run setup` first (or set TEMPORAL_CLI_PATH)');
   const args = [
     'server',
     'start-dev',
@@ -49,7 +50,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     mkdirSync(dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);
   }
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }

@@ -111,7 +111,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     }
     expiry.cancel();
 
-    const stop = state.stop as StopReason | null;
+    const stop = state.stop;
     batch.finalizing_at = now();
     if (!stop && !failure) setStatus('finalizing');
     const result = await finalize({
@@ -185,11 +185,11 @@ async function runModels(
       }
     }
   };
-  const all = Promise.all(Array.from({ length: Math.min(PARALLEL_MODELS, models.length) }, () => scope.run(lane))).finally(
-    () => {
-      done = true;
-    },
-  );
+  const all = Promise.all(
+    Array.from({ length: Math.min(PARALLEL_MODELS, models.length) }, () => scope.run(lane)),
+  ).finally(() => {
+    done = true;
+  });
   await condition(() => done || stopped() !== null || failure !== null);
   if (!done) {
     scope.cancel();
@@ -206,5 +206,10 @@ function toBatchError(err: unknown): BatchError {
     return { code: BATCH_ERROR_CODES.gatewayAuthFailed, message: cause.message, param: null, line: null };
   }
   const message = cause instanceof Error ? cause.message : String(cause);
-  return { code: BATCH_ERROR_CODES.internal, message: `batch processing failed: ${message}`, param: null, line: null };
+  return {
+    code: BATCH_ERROR_CODES.internal,
+    message: `batch processing failed: ${message}`,
+    param: null,
+    line: null,
+  };
 }

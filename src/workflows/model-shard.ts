@@ -54,20 +54,22 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
   let next = input.cursor;
   let started = 0;
   let draining = false;
-  let cancelled = false;
-  let failure: ApplicationFailure | null = null;
+  // Set from promise callbacks, so kept in an object (closures defeat TypeScript's narrowing).
+  const outcome: { cancelled: boolean; failure: ApplicationFailure | null } = {
+    cancelled: false,
+    failure: null,
+  };
 
   // Progress deltas are coalesced: at most one signal in flight, the next carries what piled up.
-  let pending = zero();
-  let sending: Promise<void> | null = null;
+  const progress: { pending: Counts; sending: Promise<void> | null } = { pending: zero(), sending: null };
   const flush = (): void => {
-    if (sending || (pending.completed === 0 && pending.failed === 0)) return;
-    const delta = pending;
-    pending = zero();
-    sending = CancellationScope.nonCancellable(() => parent.signal(progressSignal, delta))
+    const delta = progress.pending;
+    if (progress.sending || (delta.completed === 0 && delta.failed === 0)) return;
+    progress.pending = zero();
+    progress.sending = CancellationScope.nonCancellable(() => parent.signal(progressSignal, delta))
       .catch(() => undefined)
       .then(() => {
-        sending = null;
+        progress.sending = null;
       });
   };
 
@@ -88,17 +90,18 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
       )
       .then((counts) => {
         add(totals, counts);
-        add(pending, counts);
+        add(progress.pending, counts);
       })
       .catch((err: unknown) => {
-        if (isCancellation(err)) cancelled = true;
-        else failure ??= asApplicationFailure(err);
+        if (isCancellation(err)) outcome.cancelled = true;
+        else outcome.failure ??= asApplicationFailure(err);
       })
       .finally(() => inflight.delete(from));
     inflight.set(from, run);
   };
 
-  const stopped = () => cancelled || failure !== null || CancellationScope.current().consideredCancelled;
+  const stopped = () =>
+    outcome.cancelled || outcome.failure !== null || CancellationScope.current().consideredCancelled;
 
   while (inflight.size > 0 || (next < plan.segments && !draining && !stopped())) {
     while (!draining && !stopped() && next < plan.segments && inflight.size < plan.window) {
@@ -108,19 +111,23 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
     }
     await Promise.race(inflight.values());
     flush();
-    if (failure && inflight.size > 0) chunks.cancel();
-    if (!draining && (started >= MAX_CHUNKS_PER_RUN || workflowInfo().continueAsNewSuggested)) draining = true;
+    if (outcome.failure && inflight.size > 0) chunks.cancel();
+    if (!draining && (started >= MAX_CHUNKS_PER_RUN || workflowInfo().continueAsNewSuggested))
+      draining = true;
   }
 
   // Deliver the last progress before leaving, whatever the reason.
+  const settle = async () => {
+    while (progress.sending) await progress.sending;
+  };
   await CancellationScope.nonCancellable(async () => {
-    while (sending) await sending;
+    await settle();
     flush();
-    while (sending) await sending;
+    await settle();
   });
 
-  if (failure) throw failure;
-  if (cancelled || CancellationScope.current().consideredCancelled) {
+  if (outcome.failure) throw outcome.failure;
+  if (outcome.cancelled || CancellationScope.current().consideredCancelled) {
     throw new CancelledFailure('model shard cancelled');
   }
   if (next < plan.segments) {
@@ -140,5 +147,9 @@ function asApplicationFailure(err: unknown): ApplicationFailure {
       details: cause.details as unknown[] | undefined,
     });
   }
-  return ApplicationFailure.create({ message: String((cause as Error)?.message ?? cause), type: 'ChunkFailed', nonRetryable: true });
+  return ApplicationFailure.create({
+    message: String((cause as Error)?.message ?? cause),
+    type: 'ChunkFailed',
+    nonRetryable: true,
+  });
 }

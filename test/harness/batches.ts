@@ -54,7 +54,10 @@ export async function waitForBatch(
   for (;;) {
     const b = (await openai.batches.retrieve(id)) as unknown as Batch;
     if (until(b)) return b;
-    if (Date.now() > deadline) throw new Error(`batch ${id} still ${b.status} after ${timeoutMs} ms: ${JSON.stringify(b.request_counts)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `batch ${id} still ${b.status} after ${timeoutMs} ms: ${JSON.stringify(b.request_counts)}`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -62,6 +65,7 @@ export async function waitForBatch(
 export interface ResultLineJson {
   id: string;
   custom_id: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- upstream bodies are free-form JSON
   response: { status_code: number; request_id: string; body: any } | null;
   error: { code: string; message: string } | null;
 }

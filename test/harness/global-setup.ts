@@ -25,7 +25,10 @@ export async function setup(project: TestProject): Promise<void> {
   workDir = mkdtempSync(join(tmpdir(), 'batchgw-test-'));
   const [port, bundle] = await Promise.all([
     freePort(),
-    bundleWorkflowCode({ workflowsPath: resolve(__dirname, '../../src/workflows/index.ts'), logger: quietLogger }),
+    bundleWorkflowCode({
+      workflowsPath: resolve(__dirname, '../../src/workflows/index.ts'),
+      logger: quietLogger,
+    }),
   ]);
   server = await startDevServer({ port, uiPort: 0, namespace: 'default', headless: true });
   const bundlePath = join(workDir, 'workflow-bundle.js');
