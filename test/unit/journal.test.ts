@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { formatEntry, journalRepairPrefix, parseJournal } from '../../src/results/journal';
+import { formatSegmentLine, parseSegment } from '../../src/results/segment';
+
+const tokens = { input: 3, cached: 1, output: 5, reasoning: 0 };
+
+describe('segment journal', () => {
+  it('round-trips entries, keyed by the JSON custom_id', () => {
+    const text =
+      formatEntry('o', JSON.stringify('a'), tokens, '{"custom_id":"a"}') +
+      formatEntry('e', JSON.stringify('tab\there'), tokens, '{"custom_id":"tab\\there"}');
+    const parsed = parseJournal(text);
+    expect(parsed.size).toBe(2);
+    expect(parsed.get('"a"')).toEqual({ kind: 'o', tokens, line: '{"custom_id":"a"}' });
+    expect(parsed.get(JSON.stringify('tab\there'))?.kind).toBe('e');
+  });
+
+  it('ignores an entry torn by a crash, even when later entries are appended after repair', () => {
+    const whole = formatEntry('o', '"a"', tokens, '{"custom_id":"a","x":1}');
+    const torn = formatEntry('o', '"b"', tokens, '{"custom_id":"b","x":2}').slice(0, -8);
+    const before = whole + torn;
+    const after = before + journalRepairPrefix(before) + formatEntry('o', '"c"', tokens, '{"custom_id":"c"}');
+    const parsed = parseJournal(after);
+    expect([...parsed.keys()]).toEqual(['"a"', '"c"']);
+    expect(journalRepairPrefix(whole)).toBe('');
+  });
+
+  it('keeps the first result when a request was journaled twice', () => {
+    const text = formatEntry('o', '"a"', tokens, '{"first":1}') + formatEntry('e', '"a"', tokens, '{"second":1}');
+    expect(parseJournal(text).get('"a"')?.line).toBe('{"first":1}');
+  });
+
+  it('stores segment requests without re-encoding their bodies', () => {
+    const text = formatSegmentLine('id\n1', { model: 'm', messages: [{ content: 'x\ty' }] }) + formatSegmentLine('id2', {});
+    const reqs = parseSegment(text);
+    expect(reqs).toHaveLength(2);
+    expect(JSON.parse(reqs[0].customIdJson)).toBe('id\n1');
+    expect(JSON.parse(reqs[0].body)).toEqual({ model: 'm', messages: [{ content: 'x\ty' }] });
+  });
+});
