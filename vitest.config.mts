@@ -5,6 +5,7 @@ export default defineConfig({
     // Threads crash Temporal's native bridge; each test file gets its own process.
     pool: 'forks',
     globalSetup: ['./test/harness/global-setup.ts'],
+    setupFiles: ['./test/harness/quiet-runtime.ts'],
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,

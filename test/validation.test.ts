@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch as BatchSchema, type Batch } from '../src/domain/batch';
-import { chatLine, readResultFile, toJsonl, uploadJsonl, waitForBatch, type RequestLine } from './harness/batches';
+import {
+  chatLine,
+  readResultFile,
+  toJsonl,
+  uploadJsonl,
+  waitForBatch,
+  type RequestLine,
+} from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
 
 // Two stacks only: startup costs seconds. `limited` serves one model and caps batches at 3 requests.
@@ -57,19 +64,30 @@ const json = (v: unknown): string => JSON.stringify(v);
 
 describe('input validation fails the batch with one error per bad line', () => {
   it('invalid_json_line: a line that is not JSON (and a JSON non-object)', async () => {
-    const text = [json(line('a')), '{"custom_id": "b", "method": "POST",', json(line('c')), '[1,2,3]', ''].join('\n');
+    const text = [
+      json(line('a')),
+      '{"custom_id": "b", "method": "POST",',
+      json(line('c')),
+      '[1,2,3]',
+      '',
+    ].join('\n');
     expectFailed(await runBatch(stack, text), [
       { code: 'invalid_json_line', param: null, line: 2 },
       { code: 'invalid_json_line', param: null, line: 4 },
     ]);
   });
 
-  it.each(['custom_id', 'method', 'url', 'body'] as const)('missing_required_parameter names the missing %s', async (field) => {
-    const bad: Record<string, unknown> = { ...line('b') };
-    delete bad[field];
-    const text = toJsonl([line('a'), line('x'), bad]);
-    expectFailed(await runBatch(stack, text), [{ code: 'missing_required_parameter', param: field, line: 3 }]);
-  });
+  it.each(['custom_id', 'method', 'url', 'body'] as const)(
+    'missing_required_parameter names the missing %s',
+    async (field) => {
+      const bad: Record<string, unknown> = { ...line('b') };
+      delete bad[field];
+      const text = toJsonl([line('a'), line('x'), bad]);
+      expectFailed(await runBatch(stack, text), [
+        { code: 'missing_required_parameter', param: field, line: 3 },
+      ]);
+    },
+  );
 
   it('invalid_url: a line whose url differs from the batch endpoint', async () => {
     const text = toJsonl([line('a'), { ...line('b'), url: '/v1/embeddings' }, line('c')]);
@@ -79,11 +97,17 @@ describe('input validation fails the batch with one error per bad line', () => {
   it('streaming_unsupported: body.stream true', async () => {
     const streaming = line('b');
     const text = toJsonl([{ ...streaming, body: { ...streaming.body, stream: true } }, line('a')]);
-    expectFailed(await runBatch(stack, text), [{ code: 'streaming_unsupported', param: 'body.stream', line: 1 }]);
+    expectFailed(await runBatch(stack, text), [
+      { code: 'streaming_unsupported', param: 'body.stream', line: 1 },
+    ]);
   });
 
   it('invalid_request: body.model missing', async () => {
-    const text = toJsonl([line('a'), line('b'), { ...line('c'), body: { messages: [{ role: 'user', content: 'x' }] } }]);
+    const text = toJsonl([
+      line('a'),
+      line('b'),
+      { ...line('c'), body: { messages: [{ role: 'user', content: 'x' }] } },
+    ]);
     expectFailed(await runBatch(stack, text), [{ code: 'invalid_request', param: 'body.model', line: 3 }]);
   });
 
@@ -124,7 +148,17 @@ describe('input validation fails the batch with one error per bad line', () => {
 
 describe('valid input', () => {
   it('blank lines between valid lines are ignored', async () => {
-    const text = ['', json(line('a', 'one')), '', '   ', json(line('b', 'two')), '\t', json(line('c', 'three')), '', ''].join('\n');
+    const text = [
+      '',
+      json(line('a', 'one')),
+      '',
+      '   ',
+      json(line('b', 'two')),
+      '\t',
+      json(line('c', 'three')),
+      '',
+      '',
+    ].join('\n');
     const done = await runBatch(stack, text);
     expect(done.status).toBe('completed');
     expect(done.errors).toBeNull();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { inject } from 'vitest';
 import { BatchService } from '../../src/api/batch-service';
@@ -25,8 +25,6 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-let runtimeInstalled = false;
-
 /**
  * A whole product for one test file: our API over real HTTP, a real worker on its own task
  * queue against the shared Temporal dev server, the real filesystem store, and the gateway simulator.
@@ -35,10 +33,6 @@ export async function startStack(
   env: Record<string, string> = {},
   simOptions: Partial<SimulatorOptions> = {},
 ): Promise<Stack> {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
   const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-stack-'));
   const sim = await startSimulator({ port: 0, latencyMs: 5, ...simOptions });
   const config = loadConfig({

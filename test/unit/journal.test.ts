@@ -26,12 +26,15 @@ describe('segment journal', () => {
   });
 
   it('keeps the first result when a request was journaled twice', () => {
-    const text = formatEntry('o', '"a"', tokens, '{"first":1}') + formatEntry('e', '"a"', tokens, '{"second":1}');
+    const text =
+      formatEntry('o', '"a"', tokens, '{"first":1}') + formatEntry('e', '"a"', tokens, '{"second":1}');
     expect(parseJournal(text).get('"a"')?.line).toBe('{"first":1}');
   });
 
   it('stores segment requests without re-encoding their bodies', () => {
-    const text = formatSegmentLine('id\n1', { model: 'm', messages: [{ content: 'x\ty' }] }) + formatSegmentLine('id2', {});
+    const text =
+      formatSegmentLine('id\n1', { model: 'm', messages: [{ content: 'x\ty' }] }) +
+      formatSegmentLine('id2', {});
     const reqs = parseSegment(text);
     expect(reqs).toHaveLength(2);
     expect(JSON.parse(reqs[0].customIdJson)).toBe('id\n1');
