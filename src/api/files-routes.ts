@@ -20,6 +20,12 @@ const ListFilesQuery = z.object({
 
 const IdParams = z.object({ id: z.string() });
 
+/** Messages busboy (with its dicer and streamsearch parts) throws when the multipart body itself is malformed. */
+const MALFORMED_MULTIPART =
+  /^Multipart: |multipart data|^The needle |^Boundary required|^Unsupported Content-Type|^Missing Content-Type/;
+const isMalformedMultipart = (err: unknown): boolean =>
+  err instanceof Error && !(err instanceof ApiError) && !('statusCode' in err) && MALFORMED_MULTIPART.test(err.message);
+
 export interface FilesDeps {
   files: FileRepository;
   store: ObjectStore;
@@ -118,6 +124,10 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
           'file',
           'file_too_large',
         );
+      }
+      // busboy throws plain Errors for a broken body (no or bad boundary, truncated parts): a 400, not a 500.
+      if (isMalformedMultipart(err)) {
+        throw ApiError.invalid(`Malformed multipart/form-data body: ${(err as Error).message}.`, null, 'invalid_multipart');
       }
       throw err;
     }
