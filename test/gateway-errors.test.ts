@@ -170,9 +170,14 @@ describe('gateway refuses the credentials', () => {
     try {
       const total = 400;
       const refusedId = 'r-0012';
+      // In another chunk (segments hold 100 requests), sent early and answered 429 on every attempt:
+      // it is waiting out Retry-After when the refusal comes, and must not be sent again.
+      const retryingId = 'r-0100';
+      const marker = (id: string) =>
+        id === refusedId ? ` #sim:${status}` : id === retryingId ? ' #sim:429' : '';
       const lines = Array.from({ length: total }, (_, i) => {
         const id = `r-${String(i).padStart(4, '0')}`;
-        return chatLine(id, 'gpt-4o-mini', `q ${i}${id === refusedId ? ` #sim:${status}` : ''}`);
+        return chatLine(id, 'gpt-4o-mini', `q ${i}${marker(id)}`);
       });
       // Sending everything takes total / MODEL_CONCURRENCY rounds of latency.
       const fullRunMs = (total / MODEL_CONCURRENCY) * latencyMs;
@@ -205,12 +210,17 @@ describe('gateway refuses the credentials', () => {
       expect(refused.response!.status_code).toBe(status);
       expect(refused.error).toBeNull();
 
-      // Every call is accounted for by exactly one answered line (nothing here is retried), and the
-      // never-sent records are `batch_failed` error lines.
+      // Every other call is accounted for by exactly one answered line, and the records without a
+      // final answer are `batch_failed` error lines.
       const calls = await simRecords(done.id);
+      expect(calls[retryingId]).toBe(1);
+      const retrying = byId.get(retryingId)!;
+      expect(retrying.response).toBeNull();
+      expect(retrying.error!.code).toBe('batch_failed');
       const answered = [...byId.values()].filter((l) => l.response !== null);
-      expect(answered.length).toBe(after2.calls);
+      expect(answered.length).toBe(after2.calls - 1);
       for (const line of byId.values()) {
+        if (line.custom_id === retryingId) continue;
         if (line.response) {
           expect(calls[line.custom_id], line.custom_id).toBe(1);
           if (line.custom_id !== refusedId) expect(line.response.status_code).toBe(200);

@@ -95,6 +95,22 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
 
   const halted = () => rt.halted.get(input.batchId);
   const stop = new AbortController();
+  // Registered per batch so that a refusal seen by any chunk also stops this one at once, including
+  // requests waiting out a retry delay (otherwise they would call the gateway again after the halt).
+  let batchStops = rt.chunkStops.get(input.batchId);
+  if (!batchStops) {
+    batchStops = new Set();
+    rt.chunkStops.set(input.batchId, batchStops);
+  }
+  batchStops.add(stop);
+  const halt = (status: number) => {
+    if (halted()) return;
+    rt.halted.set(
+      input.batchId,
+      `The gateway refused the batch's credentials (HTTP ${status}); the batch was halted.`,
+    );
+    for (const s of rt.chunkStops.get(input.batchId) ?? []) s.abort();
+  };
   const onCancel = () => stop.abort();
   ctx.cancellationSignal.addEventListener('abort', onCancel);
   let sent = 0;
@@ -136,14 +152,9 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
       await record(job, 'o', tokensFromBody(parsed), line);
       return;
     }
+    // Halt before journaling: other lanes must not start a call while the append is awaited.
+    if (outcome.statusClass === 'auth') halt(outcome.status);
     await record(job, 'e', ZERO_TOKENS, line);
-    if (outcome.statusClass === 'auth' && !halted()) {
-      rt.halted.set(
-        input.batchId,
-        `The gateway refused the batch's credentials (HTTP ${outcome.status}); the batch was halted.`,
-      );
-      stop.abort();
-    }
   };
 
   const modelSlots = rt.limits.model(input.model);
@@ -181,6 +192,8 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   } finally {
     clearInterval(heartbeat);
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    batchStops.delete(stop);
+    if (batchStops.size === 0) rt.chunkStops.delete(input.batchId);
     for (const seg of segments) if (seg.remaining > 0 && seg.appender) await (await seg.appender).close();
   }
 

@@ -38,6 +38,8 @@ export interface ActivityRuntime {
   limits: ConcurrencyLimits;
   /** Batches whose gateway credentials were refused: no chunk of theirs sends anything more. */
   halted: Map<string, string>;
+  /** Stop switches of the chunks running in this process, per batch, so a halt reaches all of them at once. */
+  chunkStops: Map<string, Set<AbortController>>;
 }
 
 export function createActivityRuntime(
@@ -57,5 +59,6 @@ export function createActivityRuntime(
     }),
     limits: new ConcurrencyLimits(config),
     halted: new Map(),
+    chunkStops: new Map(),
   };
 }

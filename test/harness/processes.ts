@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '../..');
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  output: () => string;
+  /** kill -9: no shutdown hooks, no goodbye. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs one of our entry points (`src/main/worker.ts`, `src/main/api.ts`, …) as its own OS
+ * process and resolves when a line of its output matches `ready`.
+ */
+export async function spawnEntry(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(
+      () => rej(new Error(`${name} did not start within 60 s:\n${out.slice(-2000)}`)),
+      60_000,
+    );
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        res();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${name} exited with ${code} before it was ready:\n${out.slice(-2000)}`));
+    });
+  });
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  return {
+    name,
+    child,
+    output: () => out,
+    async kill9() {
+      if (gone()) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (gone()) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
