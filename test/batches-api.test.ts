@@ -8,7 +8,11 @@ import { startStack, type Stack } from './harness/stack';
 let stack: Stack;
 let inputFileId: string;
 beforeAll(async () => {
-  stack = await startStack({ MODEL_CONCURRENCY: '2', COMPLETION_WINDOWS: '24h,1h' }, { latencyMs: 300 });
+  // SEGMENT_SIZE 2: progress (live request_counts) is reported per chunk of segments.
+  stack = await startStack(
+    { MODEL_CONCURRENCY: '2', SEGMENT_SIZE: '2', COMPLETION_WINDOWS: '24h,1h' },
+    { latencyMs: 300 },
+  );
   inputFileId = (await uploadJsonl(stack.openai, toJsonl([chatLine('only', 'gpt-4o-mini', 'hello')]))).id;
 });
 afterAll(async () => stack?.close());
@@ -70,7 +74,11 @@ const post = (path: string, body?: unknown, headers: Record<string, string> = {}
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
 
-const validCreate = () => ({ input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h' });
+const validCreate = () => ({
+  input_file_id: inputFileId,
+  endpoint: '/v1/chat/completions',
+  completion_window: '24h',
+});
 
 async function createRaw(body: Record<string, unknown>): Promise<Batch> {
   const { data, response } = await stack.openai.batches
@@ -141,7 +149,10 @@ describe('batches.create', () => {
 
   it('accepts the metadata limits exactly and output_expires_after', async () => {
     const metadata = Object.fromEntries(
-      Array.from({ length: 16 }, (_, i) => [`${String(i).padStart(2, '0')}${'k'.repeat(62)}`, 'v'.repeat(512)]),
+      Array.from({ length: 16 }, (_, i) => [
+        `${String(i).padStart(2, '0')}${'k'.repeat(62)}`,
+        'v'.repeat(512),
+      ]),
     );
     const batch = await createRaw({
       ...validCreate(),
@@ -161,6 +172,12 @@ describe('batches.create', () => {
     }
     const err = await expectApiError(await post('/v1/batches', {}), 400);
     expect(err.code).toBe('missing_required_parameter');
+    // Present but of the wrong type is not "missing".
+    for (const field of ['input_file_id', 'endpoint', 'completion_window']) {
+      const wrong = await expectApiError(await post('/v1/batches', { ...validCreate(), [field]: 42 }), 400);
+      expect(wrong.param).toBe(field);
+      expect(wrong.code).toBe('invalid_type');
+    }
   });
 
   it('a bad endpoint → 400 invalid_value on param endpoint', async () => {
@@ -190,7 +207,10 @@ describe('batches.create', () => {
 
   it('a completion window not configured → 400 param completion_window', async () => {
     for (const completion_window of ['48h', '2h', '24', 'h', '', 'forever']) {
-      const err = await expectApiError(await post('/v1/batches', { ...validCreate(), completion_window }), 400);
+      const err = await expectApiError(
+        await post('/v1/batches', { ...validCreate(), completion_window }),
+        400,
+      );
       expect(err.param).toBe('completion_window');
     }
   });
@@ -208,7 +228,10 @@ describe('batches.create', () => {
       file: await OpenAI.toFile(Buffer.from(toJsonl([chatLine('a', 'm', 'x')])), 'input.jsonl'),
       purpose: 'user_data',
     });
-    const err = await expectApiError(await post('/v1/batches', { ...validCreate(), input_file_id: userFile.id }), 400);
+    const err = await expectApiError(
+      await post('/v1/batches', { ...validCreate(), input_file_id: userFile.id }),
+      400,
+    );
     expect(err.param).toBe('input_file_id');
     // A deleted batch file is as good as unknown.
     const gone = await uploadJsonl(stack.openai, toJsonl([chatLine('a', 'm', 'x')]));
@@ -247,7 +270,10 @@ describe('batches.create', () => {
       { anchor: 'completed_at', seconds: 3600 },
       { seconds: 3600 },
     ]) {
-      const err = await expectApiError(await post('/v1/batches', { ...validCreate(), output_expires_after }), 400);
+      const err = await expectApiError(
+        await post('/v1/batches', { ...validCreate(), output_expires_after }),
+        400,
+      );
       expect(err.param ?? '').toMatch(/^output_expires_after/);
     }
   });
@@ -278,7 +304,11 @@ describe('batches.create', () => {
       ['text/plain', 'input_file_id=x'],
       ['application/x-www-form-urlencoded', 'input_file_id=x'],
     ]) {
-      const res = await fetch(`${stack.apiUrl}/v1/batches`, { method: 'POST', headers: { 'content-type': ct }, body });
+      const res = await fetch(`${stack.apiUrl}/v1/batches`, {
+        method: 'POST',
+        headers: { 'content-type': ct },
+        body,
+      });
       const text = await res.text();
       expect(res.status, text).toBeGreaterThanOrEqual(400);
       expect(res.status, text).toBeLessThan(500);
@@ -307,7 +337,8 @@ interface ListBody {
   has_more: boolean;
 }
 
-const isOlder = (a: Batch, b: Batch) => a.created_at < b.created_at || (a.created_at === b.created_at && a.id !== b.id);
+const isOlder = (a: Batch, b: Batch) =>
+  a.created_at < b.created_at || (a.created_at === b.created_at && a.id !== b.id);
 
 describe('batches.list', () => {
   it('newest first, walked to the end with the `after` cursor', async () => {
@@ -319,7 +350,9 @@ describe('batches.list', () => {
     const late: Batch[] = [];
     for (let i = 0; i < 3; i++) late.push(await createRaw(validCreate()));
     const mine = new Set([...early, ...late].map((b) => b.id));
-    expect(Math.min(...late.map((b) => b.created_at))).toBeGreaterThan(Math.max(...early.map((b) => b.created_at)));
+    expect(Math.min(...late.map((b) => b.created_at))).toBeGreaterThan(
+      Math.max(...early.map((b) => b.created_at)),
+    );
 
     const deadline = Date.now() + 20_000;
     let snapshot: Batch[] = await listAll();
@@ -365,7 +398,9 @@ describe('batches.list', () => {
 
     // A page that starts right after our newest batch begins with the next older one.
     const newest = mineInSnapshot[0];
-    const next = (await (await fetch(`${stack.apiUrl}/v1/batches?limit=1&after=${newest.id}`)).json()) as ListBody;
+    const next = (await (
+      await fetch(`${stack.apiUrl}/v1/batches?limit=1&after=${newest.id}`)
+    ).json()) as ListBody;
     const idx = snapshot.findIndex((b) => b.id === newest.id);
     expect(next.data.map((b) => b.id)).toEqual(snapshot.slice(idx + 1, idx + 2).map((b) => b.id));
     expect(next.has_more).toBe(idx + 2 < snapshot.length);
@@ -386,7 +421,13 @@ describe('batches.list', () => {
   it('an unknown `after` cursor answers an empty page', async () => {
     const res = await fetch(`${stack.apiUrl}/v1/batches?after=batch_doesnotexist`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+    expect(await res.json()).toEqual({
+      object: 'list',
+      data: [],
+      first_id: null,
+      last_id: null,
+      has_more: false,
+    });
   });
 });
 
@@ -396,8 +437,12 @@ describe('retrieve and cancel', () => {
       await expectApiError(await fetch(`${stack.apiUrl}/v1/batches/${id}`), 404, 'not_found_error');
       await expectApiError(await post(`/v1/batches/${id}/cancel`), 404, 'not_found_error');
     }
-    await expect(stack.openai.batches.retrieve('batch_doesnotexist')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    await expect(stack.openai.batches.cancel('batch_doesnotexist')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(stack.openai.batches.retrieve('batch_doesnotexist')).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    await expect(stack.openai.batches.cancel('batch_doesnotexist')).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
   });
 
   it('cancelling a completed or failed batch → 409', async () => {
@@ -464,7 +509,9 @@ describe('retrieve and cancel', () => {
       expect(e.error?.code).toBe('batch_cancelled');
     }
 
-    const { data: second, response: secondResponse } = await stack.openai.batches.cancel(created.id).withResponse();
+    const { data: second, response: secondResponse } = await stack.openai.batches
+      .cancel(created.id)
+      .withResponse();
     expect(secondResponse.status).toBe(200);
     expect(second.status).toBe('cancelled');
     expect(second.id).toBe(created.id);
@@ -483,6 +530,10 @@ describe('service routes', () => {
     await expectApiError(await fetch(`${stack.apiUrl}/v1/nope`), 404, 'not_found_error');
     await expectApiError(await fetch(`${stack.apiUrl}/v1/batches/x/y/z`), 404, 'not_found_error');
     await expectApiError(await post('/v1/batches/batch_x/uncancel'), 404, 'not_found_error');
-    await expectApiError(await fetch(`${stack.apiUrl}/v1/batches`, { method: 'DELETE' }), 404, 'not_found_error');
+    await expectApiError(
+      await fetch(`${stack.apiUrl}/v1/batches`, { method: 'DELETE' }),
+      404,
+      'not_found_error',
+    );
   });
 });

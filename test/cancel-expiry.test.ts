@@ -148,6 +148,24 @@ describe('cancel', () => {
     expect(errors.length).toBeGreaterThan(lines.length / 2);
   });
 
+  it('treats a Temporal workflow cancellation request like the cancel signal', async () => {
+    const lines = linesFor('w', 200);
+    const created = await createBatch(stack.openai, lines);
+    await waitForCalls(created.id, 10);
+
+    const handle = stack.client.workflow.getHandle(created.id);
+    await handle.cancel();
+    const done = await waitForBatch(stack.openai, created.id);
+    BatchSchema.parse(done);
+    expect(done.status).toBe('cancelled');
+    expect(done.cancelling_at).not.toBeNull();
+    expect(done.cancelled_at).not.toBeNull();
+    // The workflow drained and returned the Batch rather than being torn down.
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    const { errors } = await expectPartialResults(done, lines, 'batch_cancelled');
+    expect(errors.length).toBeGreaterThan(lines.length / 2);
+  });
+
   it('cancels a batch right after creation, while it is still validating', async () => {
     const lines = linesFor('v', 300);
     const created = await createBatch(stack.openai, lines);

@@ -405,7 +405,11 @@ describe('errors', () => {
       },
       { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: randomBytes(100) },
       { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: 'no boundary here' },
-      { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=' }, body: 'empty boundary' },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; boundary=' },
+        body: 'empty boundary',
+      },
       {
         method: 'POST',
         headers: { 'content-type': `multipart/form-data; boundary=${'b'.repeat(300)}` },

@@ -25,7 +25,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
   const { batches, files } = deps;
 
   app.post('/v1/batches', async (req) => {
-    const parsed = CreateBatchBody.safeParse(req.body ?? {});
+    // reportInput lets ApiError.fromZod tell a missing parameter from one of the wrong type.
+    const parsed = CreateBatchBody.safeParse(req.body ?? {}, { reportInput: true });
     if (!parsed.success) throw ApiError.fromZod(parsed.error);
     const body = parsed.data;
     const endpoint = Endpoint.safeParse(body.endpoint);

@@ -24,7 +24,10 @@ const IdParams = z.object({ id: z.string() });
 const MALFORMED_MULTIPART =
   /^Multipart: |multipart data|^The needle |^Boundary required|^Unsupported Content-Type|^Missing Content-Type/;
 const isMalformedMultipart = (err: unknown): boolean =>
-  err instanceof Error && !(err instanceof ApiError) && !('statusCode' in err) && MALFORMED_MULTIPART.test(err.message);
+  err instanceof Error &&
+  !(err instanceof ApiError) &&
+  !('statusCode' in err) &&
+  MALFORMED_MULTIPART.test(err.message);
 
 export interface FilesDeps {
   files: FileRepository;
@@ -127,7 +130,11 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
       }
       // busboy throws plain Errors for a broken body (no or bad boundary, truncated parts): a 400, not a 500.
       if (isMalformedMultipart(err)) {
-        throw ApiError.invalid(`Malformed multipart/form-data body: ${(err as Error).message}.`, null, 'invalid_multipart');
+        throw ApiError.invalid(
+          `Malformed multipart/form-data body: ${(err as Error).message}.`,
+          null,
+          'invalid_multipart',
+        );
       }
       throw err;
     }

@@ -43,8 +43,10 @@ export class ApiError extends Error {
     const path = issue.path.map(String);
     const param = prefix + (path.length ? path.join('.') : '') || null;
     let code = 'invalid_value';
+    // zod 4 keeps `input` on an issue only when parsed with { reportInput: true }; without it a
+    // wrong type (e.g. metadata {k: 1}) would read as missing, so absent `input` means "present but wrong".
     if (issue.code === 'invalid_type')
-      code = issue.input === undefined ? 'missing_required_parameter' : 'invalid_type';
+      code = 'input' in issue && issue.input === undefined ? 'missing_required_parameter' : 'invalid_type';
     const message =
       code === 'missing_required_parameter'
         ? `Missing required parameter: '${param}'.`

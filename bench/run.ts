@@ -1,0 +1,175 @@
+// `npm run bench`: the durable path (upload → batch → download, through our API, worker and
+// Temporal) against a plain semaphore-around-fetch client, on the same simulator.
+// Flags: --n 20000 --latency 200 --concurrency 200 (one custom regime), --regimes (the two
+// reference regimes), --scaling (durable path at N = 1k, 10k, 100k). Prints one JSON line per run.
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import OpenAI from 'openai';
+import { startDevServer } from '../src/temporal/dev-server';
+import { freePort } from '../test/harness/ports';
+import { spawnEntry, type Proc } from '../test/harness/processes';
+
+const ROOT = resolve(__dirname, '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Regime {
+  name: string;
+  n: number;
+  latencyMs: number;
+  concurrency: number;
+}
+
+async function writeInput(path: string, n: number): Promise<void> {
+  const out = createWriteStream(path);
+  for (let i = 0; i < n; i++) {
+    const line = {
+      custom_id: `r-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Classify item ${i}: the quick brown fox jumps over the lazy dog.` }] },
+    };
+    if (!out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+/** Peak resident set (VmHWM) of a process, in MB. */
+function peakRssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : null;
+}
+
+async function runPlain(input: string, simUrl: string, concurrency: number): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/plain-client.ts', input, simUrl, String(concurrency)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await once(child, 'exit');
+  const res = JSON.parse(out) as { wallMs: number; failed: number };
+  if (res.failed) throw new Error(`plain client saw ${res.failed} failures`);
+  return res.wallMs;
+}
+
+async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'batchgw-bench-'));
+  const procs: Proc[] = [];
+  const [tPort, apiPort, simPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const temporal = await startDevServer({ port: tPort, uiPort: 0, headless: true, namespace: 'default', dbFile: join(dir, 'temporal.db') });
+  try {
+    const simUrl = `http://127.0.0.1:${simPort}`;
+    procs.push(await spawnEntry('simulator', 'src/simulator/main.ts', { SIM_PORT: String(simPort), SIM_LATENCY_MS: String(r.latencyMs) }, /listening/));
+    const env = {
+      TEMPORAL_ADDRESS: temporal.address,
+      DATA_DIR: dir,
+      GATEWAY_URL: simUrl,
+      PORT: String(apiPort),
+      GLOBAL_CONCURRENCY: String(r.concurrency),
+      MODEL_CONCURRENCY: String(r.concurrency),
+      MAX_REQUESTS_PER_BATCH: String(Math.max(r.n, 50_000)),
+      LOG_LEVEL: 'warn',
+    };
+    const worker = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/);
+    const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/);
+    procs.push(worker, api);
+    const input = join(dir, 'input.jsonl');
+    await writeInput(input, r.n);
+
+    const plainMs = withPlain ? await runPlain(input, simUrl, r.concurrency) : null;
+    await fetch(`${simUrl}/_sim/reset`, { method: 'POST' });
+
+    const openai = new OpenAI({ baseURL: `http://127.0.0.1:${apiPort}/v1`, apiKey: 'x', maxRetries: 0 });
+    const t0 = performance.now();
+    const file = await openai.files.create({ file: createReadStream(input), purpose: 'batch' });
+    const batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const tCreated = performance.now();
+    let firstCallMs: number | null = null;
+    const watchFirstCall = (async () => {
+      while (firstCallMs === null && performance.now() - tCreated < 60_000) {
+        const s = (await (await fetch(`${simUrl}/_sim/stats`)).json()) as { totalCalls: number };
+        if (s.totalCalls > 0) firstCallMs = Math.round(performance.now() - tCreated);
+        else await sleep(5);
+      }
+    })();
+    let b = batch;
+    while (!['completed', 'failed', 'expired', 'cancelled'].includes(b.status)) {
+      await sleep(100);
+      b = await openai.batches.retrieve(batch.id);
+    }
+    if (b.status !== 'completed' || b.request_counts?.completed !== r.n) throw new Error(`batch ended ${b.status}: ${JSON.stringify(b.request_counts)}`);
+    const content = await openai.files.content(b.output_file_id!);
+    let lines = 0;
+    for await (const chunk of content.body as unknown as AsyncIterable<Uint8Array>) for (const byte of chunk) if (byte === 10) lines++;
+    const durableMs = performance.now() - t0;
+    await watchFirstCall;
+    if (lines !== r.n) throw new Error(`output has ${lines} lines, expected ${r.n}`);
+
+    const connection = await Connection.connect({ address: temporal.address });
+    const client = new Client({ connection });
+    let events = 0;
+    for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH '${batch.id}'` })) events += wf.historyLength;
+    await connection.close();
+
+    const limit = r.concurrency / (r.latencyMs / 1000);
+    const durableRps = r.n / (durableMs / 1000);
+    return {
+      regime: r.name,
+      n: r.n,
+      latencyMs: r.latencyMs,
+      concurrency: r.concurrency,
+      durableWallMs: Math.round(durableMs),
+      plainWallMs: plainMs === null ? null : Math.round(plainMs),
+      ratio: plainMs === null ? null : +(durableMs / plainMs).toFixed(3),
+      durableRps: Math.round(durableRps),
+      plainRps: plainMs === null ? null : Math.round(r.n / (plainMs / 1000)),
+      durablePctOfLimit: +((100 * durableRps) / limit).toFixed(1),
+      plainPctOfLimit: plainMs === null ? null : +((100 * r.n) / (plainMs / 1000) / limit).toFixed(1),
+      workerPeakRssMb: peakRssMb(worker.child.pid),
+      apiPeakRssMb: peakRssMb(api.child.pid),
+      historyEventsPer1k: +((events * 1000) / r.n).toFixed(1),
+      firstCallMs,
+    };
+  } finally {
+    for (const p of procs) await p.stop();
+    await temporal.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string' },
+      latency: { type: 'string' },
+      concurrency: { type: 'string' },
+      scaling: { type: 'boolean', default: false },
+    },
+  });
+  const custom = values.n || values.latency || values.concurrency;
+  const regimes: Regime[] = custom
+    ? [{ name: 'custom', n: Number(values.n ?? 20_000), latencyMs: Number(values.latency ?? 200), concurrency: Number(values.concurrency ?? 200) }]
+    : [
+        { name: 'latency-bound', n: 20_000, latencyMs: 200, concurrency: 200 },
+        { name: 'cpu-bound', n: 20_000, latencyMs: 50, concurrency: 200 },
+      ];
+  if (values.scaling) {
+    for (const n of [1_000, 10_000, 100_000]) {
+      console.log(JSON.stringify(await runRegime({ name: 'scaling', n, latencyMs: regimes[0].latencyMs, concurrency: regimes[0].concurrency }, false)));
+    }
+    return;
+  }
+  for (const r of regimes) console.log(JSON.stringify(await runRegime(r, true)));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
