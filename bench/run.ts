@@ -31,7 +31,12 @@ async function writeInput(path: string, n: number): Promise<void> {
       custom_id: `r-${i}`,
       method: 'POST',
       url: '/v1/chat/completions',
-      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Classify item ${i}: the quick brown fox jumps over the lazy dog.` }] },
+      body: {
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'user', content: `Classify item ${i}: the quick brown fox jumps over the lazy dog.` },
+        ],
+      },
     };
     if (!out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
   }
@@ -47,10 +52,14 @@ function peakRssMb(pid: number | undefined): number | null {
 }
 
 async function runPlain(input: string, simUrl: string, concurrency: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/plain-client.ts', input, simUrl, String(concurrency)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/plain-client.ts', input, simUrl, String(concurrency)],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await once(child, 'exit');
@@ -63,10 +72,23 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
   const dir = mkdtempSync(join(tmpdir(), 'batchgw-bench-'));
   const procs: Proc[] = [];
   const [tPort, apiPort, simPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const temporal = await startDevServer({ port: tPort, uiPort: 0, headless: true, namespace: 'default', dbFile: join(dir, 'temporal.db') });
+  const temporal = await startDevServer({
+    port: tPort,
+    uiPort: 0,
+    headless: true,
+    namespace: 'default',
+    dbFile: join(dir, 'temporal.db'),
+  });
   try {
     const simUrl = `http://127.0.0.1:${simPort}`;
-    procs.push(await spawnEntry('simulator', 'src/simulator/main.ts', { SIM_PORT: String(simPort), SIM_LATENCY_MS: String(r.latencyMs) }, /listening/));
+    procs.push(
+      await spawnEntry(
+        'simulator',
+        'src/simulator/main.ts',
+        { SIM_PORT: String(simPort), SIM_LATENCY_MS: String(r.latencyMs) },
+        /listening/,
+      ),
+    );
     const env = {
       TEMPORAL_ADDRESS: temporal.address,
       DATA_DIR: dir,
@@ -89,7 +111,11 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
     const openai = new OpenAI({ baseURL: `http://127.0.0.1:${apiPort}/v1`, apiKey: 'x', maxRetries: 0 });
     const t0 = performance.now();
     const file = await openai.files.create({ file: createReadStream(input), purpose: 'batch' });
-    const batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const batch = await openai.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     const tCreated = performance.now();
     let firstCallMs: number | null = null;
     const watchFirstCall = (async () => {
@@ -104,10 +130,12 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       await sleep(100);
       b = await openai.batches.retrieve(batch.id);
     }
-    if (b.status !== 'completed' || b.request_counts?.completed !== r.n) throw new Error(`batch ended ${b.status}: ${JSON.stringify(b.request_counts)}`);
+    if (b.status !== 'completed' || b.request_counts?.completed !== r.n)
+      throw new Error(`batch ended ${b.status}: ${JSON.stringify(b.request_counts)}`);
     const content = await openai.files.content(b.output_file_id!);
     let lines = 0;
-    for await (const chunk of content.body as unknown as AsyncIterable<Uint8Array>) for (const byte of chunk) if (byte === 10) lines++;
+    for await (const chunk of content.body as unknown as AsyncIterable<Uint8Array>)
+      for (const byte of chunk) if (byte === 10) lines++;
     const durableMs = performance.now() - t0;
     await watchFirstCall;
     if (lines !== r.n) throw new Error(`output has ${lines} lines, expected ${r.n}`);
@@ -115,7 +143,8 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
     const connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection });
     let events = 0;
-    for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH '${batch.id}'` })) events += wf.historyLength;
+    for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH '${batch.id}'` }))
+      events += wf.historyLength;
     await connection.close();
 
     const limit = r.concurrency / (r.latencyMs / 1000);
@@ -155,14 +184,28 @@ async function main() {
   });
   const custom = values.n || values.latency || values.concurrency;
   const regimes: Regime[] = custom
-    ? [{ name: 'custom', n: Number(values.n ?? 20_000), latencyMs: Number(values.latency ?? 200), concurrency: Number(values.concurrency ?? 200) }]
+    ? [
+        {
+          name: 'custom',
+          n: Number(values.n ?? 20_000),
+          latencyMs: Number(values.latency ?? 200),
+          concurrency: Number(values.concurrency ?? 200),
+        },
+      ]
     : [
         { name: 'latency-bound', n: 20_000, latencyMs: 200, concurrency: 200 },
         { name: 'cpu-bound', n: 20_000, latencyMs: 50, concurrency: 200 },
       ];
   if (values.scaling) {
     for (const n of [1_000, 10_000, 100_000]) {
-      console.log(JSON.stringify(await runRegime({ name: 'scaling', n, latencyMs: regimes[0].latencyMs, concurrency: regimes[0].concurrency }, false)));
+      console.log(
+        JSON.stringify(
+          await runRegime(
+            { name: 'scaling', n, latencyMs: regimes[0].latencyMs, concurrency: regimes[0].concurrency },
+            false,
+          ),
+        ),
+      );
     }
     return;
   }

@@ -9,8 +9,8 @@ export interface BatchWorkerOptions {
   store: ObjectStore;
   gatewayUrl: string;
   connection: NativeConnection;
-  /** A pre-built bundle (tests build one for all workers); otherwise the workflows are bundled at start. */
-  workflowBundle?: WorkflowBundleOption;
+  /** The bundled workflow code (built by bundle-workflows.ts, or once per test run). */
+  workflowBundle: WorkflowBundleOption;
 }
 
 /** A worker running every batch workflow and activity on the configured task queue. */

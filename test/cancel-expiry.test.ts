@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch as BatchSchema, type Batch } from '../src/domain/batch';
 import { MISSING_LINE_MESSAGES } from '../src/domain/lines';
-import { chatLine, createBatch, readResultFile, waitForBatch, type RequestLine, type ResultLineJson } from './harness/batches';
+import {
+  chatLine,
+  createBatch,
+  readResultFile,
+  waitForBatch,
+  type RequestLine,
+  type ResultLineJson,
+} from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
 
 // 4 requests at a time, 200 ms each: 20 requests a second, so a batch of 200 needs ~10 s and
@@ -76,7 +83,11 @@ async function expectPartialResults(
     expect(line.response).toBeNull();
     expect(line.error).toEqual({ code: missingCode, message: MISSING_LINE_MESSAGES[missingCode] });
   }
-  expect(done.request_counts).toEqual({ total: lines.length, completed: output.length, failed: errors.length });
+  expect(done.request_counts).toEqual({
+    total: lines.length,
+    completed: output.length,
+    failed: errors.length,
+  });
   expect(done.request_counts.completed + done.request_counts.failed).toBe(done.request_counts.total);
 
   // Every call the gateway received was answered 200 (none abandoned mid-flight) and its record is in
@@ -211,7 +222,9 @@ describe('completion window', () => {
     expect(output.length).toBeGreaterThan(0);
     expect(errors.length).toBeGreaterThan(0);
     for (const line of errors) {
-      expect(line.error!.message).toBe('This request could not be executed before the completion window expired.');
+      expect(line.error!.message).toBe(
+        'This request could not be executed before the completion window expired.',
+      );
     }
 
     // An expired batch cannot be cancelled.

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch as BatchSchema, type Batch } from '../src/domain/batch';
-import { chatLine, createBatch, readResultFile, waitForBatch, type RequestLine, type ResultLineJson } from './harness/batches';
+import {
+  chatLine,
+  createBatch,
+  readResultFile,
+  waitForBatch,
+  type RequestLine,
+  type ResultLineJson,
+} from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
 
 // One stack for the whole file. The caps are small so the concurrency test can see them reached;
@@ -51,7 +58,9 @@ async function simRecords(id: string): Promise<Record<string, number>> {
   return (await res.json()) as Record<string, number>;
 }
 
-async function results(b: Batch): Promise<{ output: ResultLineJson[]; errors: ResultLineJson[]; byId: Map<string, ResultLineJson> }> {
+async function results(
+  b: Batch,
+): Promise<{ output: ResultLineJson[]; errors: ResultLineJson[]; byId: Map<string, ResultLineJson> }> {
   const output = await readResultFile(stack.openai, b.output_file_id);
   const errors = await readResultFile(stack.openai, b.error_file_id);
   const byId = new Map<string, ResultLineJson>();
@@ -63,24 +72,26 @@ async function results(b: Batch): Promise<{ output: ResultLineJson[]; errors: Re
 }
 
 /** The simulator numbers calls in arrival order and returns the number as x-request-id (`req_<hex>`). */
-const callSeq = (line: ResultLineJson): number => parseInt(line.response!.request_id.replace(/^req_/, ''), 16);
+const callSeq = (line: ResultLineJson): number =>
+  parseInt(line.response!.request_id.replace(/^req_/, ''), 16);
 
 describe('per-record gateway answers', () => {
   it('blocks 409s, retries 429/5xx/timeouts/resets up to MAX_ATTEMPTS, keeps other 4xx, and tags every call', async () => {
     // For each marker: how many records carry it, the calls each must take, and where it must end.
-    const cases: { marker: string; count: number; calls: number; ends: 'ok' | number | 'request_timeout' }[] = [
-      { marker: '', count: 20, calls: 1, ends: 'ok' },
-      { marker: '#sim:409', count: 3, calls: 1, ends: 409 },
-      { marker: '#sim:429x2', count: 2, calls: 3, ends: 'ok' },
-      { marker: '#sim:500x3', count: 2, calls: 4, ends: 'ok' },
-      { marker: '#sim:502x1', count: 2, calls: 2, ends: 'ok' },
-      { marker: '#sim:500', count: 2, calls: MAX_ATTEMPTS, ends: 500 },
-      { marker: '#sim:timeoutx1', count: 2, calls: 2, ends: 'ok' },
-      { marker: '#sim:timeout', count: 1, calls: MAX_ATTEMPTS, ends: 'request_timeout' },
-      { marker: '#sim:resetx1', count: 2, calls: 2, ends: 'ok' },
-      { marker: '#sim:400', count: 2, calls: 1, ends: 400 },
-      { marker: '#sim:422', count: 2, calls: 1, ends: 422 },
-    ];
+    const cases: { marker: string; count: number; calls: number; ends: 'ok' | number | 'request_timeout' }[] =
+      [
+        { marker: '', count: 20, calls: 1, ends: 'ok' },
+        { marker: '#sim:409', count: 3, calls: 1, ends: 409 },
+        { marker: '#sim:429x2', count: 2, calls: 3, ends: 'ok' },
+        { marker: '#sim:500x3', count: 2, calls: 4, ends: 'ok' },
+        { marker: '#sim:502x1', count: 2, calls: 2, ends: 'ok' },
+        { marker: '#sim:500', count: 2, calls: MAX_ATTEMPTS, ends: 500 },
+        { marker: '#sim:timeoutx1', count: 2, calls: 2, ends: 'ok' },
+        { marker: '#sim:timeout', count: 1, calls: MAX_ATTEMPTS, ends: 'request_timeout' },
+        { marker: '#sim:resetx1', count: 2, calls: 2, ends: 'ok' },
+        { marker: '#sim:400', count: 2, calls: 1, ends: 400 },
+        { marker: '#sim:422', count: 2, calls: 1, ends: 422 },
+      ];
     const lines: RequestLine[] = [];
     const expected = new Map<string, (typeof cases)[number]>();
     for (const c of cases) {
@@ -102,7 +113,11 @@ describe('per-record gateway answers', () => {
     const okCount = [...expected.values()].filter((c) => c.ends === 'ok').length;
     expect(output).toHaveLength(okCount);
     expect(errors).toHaveLength(lines.length - okCount);
-    expect(done.request_counts).toEqual({ total: lines.length, completed: okCount, failed: lines.length - okCount });
+    expect(done.request_counts).toEqual({
+      total: lines.length,
+      completed: okCount,
+      failed: lines.length - okCount,
+    });
 
     const calls = await simRecords(done.id);
     for (const [id, c] of expected) {
@@ -149,7 +164,9 @@ describe('per-record gateway answers', () => {
   });
 
   it('waits for Retry-After on 429 before retrying', async () => {
-    const lines = Array.from({ length: 3 }, (_, i) => chatLine(`rl-${i}`, 'gpt-4o-mini', `slow down ${i} #sim:429x2`));
+    const lines = Array.from({ length: 3 }, (_, i) =>
+      chatLine(`rl-${i}`, 'gpt-4o-mini', `slow down ${i} #sim:429x2`),
+    );
     const started = Date.now();
     const created = await createBatch(stack.openai, lines);
     const done = await waitForBatch(stack.openai, created.id);
@@ -169,7 +186,7 @@ describe('gateway refuses the credentials', () => {
     stack.sim.configure({ latencyMs });
     try {
       const total = 400;
-      const refusedId = 'r-0012';
+      const refusedId = 'r-0006';
       // In another chunk (segments hold 100 requests), sent early and answered 429 on every attempt:
       // it is waiting out Retry-After when the refusal comes, and must not be sent again.
       const retryingId = 'r-0100';

@@ -120,6 +120,19 @@ describe('input validation fails the batch with one error per bad line', () => {
     expectFailed(await runBatch(stack, '\n  \n\n\t\n'), [{ code: 'empty_file', param: null, line: null }]);
   });
 
+  it('empty_file: a zero-byte file', async () => {
+    expectFailed(await runBatch(stack, ''), [{ code: 'empty_file', param: null, line: null }]);
+  });
+
+  it('CRLF line endings count lines the same way', async () => {
+    const text =
+      [json(line('a')), '', 'oops', json({ ...line('b'), url: '/v1/responses' })].join('\r\n') + '\r\n';
+    expectFailed(await runBatch(stack, text), [
+      { code: 'invalid_json_line', param: null, line: 3 },
+      { code: 'invalid_url', param: 'url', line: 4 },
+    ]);
+  });
+
   it('several bad lines: one entry each, with physical line numbers (blank lines count)', async () => {
     const noBody = { ...line('e') } as Record<string, unknown>;
     delete noBody.body;

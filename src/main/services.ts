@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { BatchService } from '../api/batch-service';
 import { buildApiServer } from '../api/server';
@@ -42,13 +45,35 @@ export async function startApi(
   };
 }
 
+/** Bundles the workflow code in a child process (see bundle-workflows.ts) and returns the file. */
+export async function buildWorkflowBundle(dataDir: string): Promise<string> {
+  const dir = join(resolve(dataDir), 'worker');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, 'workflow-bundle.js');
+  const script = resolve(__dirname, '../temporal/bundle-workflows.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, out], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`bundling the workflow code failed (exit ${code})`);
+  return out;
+}
+
 export async function startWorker(
   config: Config,
   gatewayUrl: string,
   store: ObjectStore = storageFor(config),
 ) {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const codePath = await buildWorkflowBundle(config.DATA_DIR);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const { worker, runtime } = await createBatchWorker({ config, store, gatewayUrl, connection });
+  const { worker, runtime } = await createBatchWorker({
+    config,
+    store,
+    gatewayUrl,
+    connection,
+    workflowBundle: { codePath },
+  });
   const running = worker.run();
   return {
     worker,

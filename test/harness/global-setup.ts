@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { WORKFLOWS_ENTRY } from '../../src/temporal/bundle-workflows';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { freePort } from './ports';
 
@@ -26,7 +27,7 @@ export async function setup(project: TestProject): Promise<void> {
   const [port, bundle] = await Promise.all([
     freePort(),
     bundleWorkflowCode({
-      workflowsPath: resolve(__dirname, '../../src/workflows/index.ts'),
+      workflowsPath: WORKFLOWS_ENTRY,
       logger: quietLogger,
     }),
   ]);
