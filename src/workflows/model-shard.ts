@@ -18,8 +18,9 @@ import type { Counts, ModelShardInput } from './types';
 
 const { processChunk } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '4 hours',
-  // Chunks heartbeat every ~2 s: a dead worker is noticed quickly and cancellation reaches them.
-  heartbeatTimeout: '20 seconds',
+  // Chunks heartbeat every second: a dead worker's chunks are retried elsewhere within 10 s,
+  // and cancellation reaches running chunks within about a second.
+  heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '1 second',
