@@ -337,9 +337,6 @@ interface ListBody {
   has_more: boolean;
 }
 
-const isOlder = (a: Batch, b: Batch) =>
-  a.created_at < b.created_at || (a.created_at === b.created_at && a.id !== b.id);
-
 describe('batches.list', () => {
   it('newest first, walked to the end with the `after` cursor', async () => {
     // The Temporal server is shared by every test file, so other files' batches interleave:
@@ -384,10 +381,9 @@ describe('batches.list', () => {
         if (!page.has_more) break;
         after = page.last_id;
       }
-      // Strictly older at each step, no id twice, and our six in the same order as the snapshot.
+      // Never newer at a step, no id twice, and our six in the same order as the snapshot.
       for (let i = 1; i < walked.length; i++) {
         expect(walked[i].created_at).toBeLessThanOrEqual(walked[i - 1].created_at);
-        expect(isOlder(walked[i], walked[i - 1])).toBe(true);
       }
       expect(new Set(walked.map((b) => b.id)).size).toBe(walked.length);
       expect(walked.filter((b) => mine.has(b.id)).map((b) => b.id)).toEqual(mineInSnapshot.map((b) => b.id));

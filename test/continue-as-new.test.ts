@@ -16,7 +16,10 @@ beforeAll(async () => {
     namespace: 'default',
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
   });
-  stack = await startStack({ TEMPORAL_ADDRESS: server.address, SEGMENT_SIZE: '10', MODEL_CONCURRENCY: '20' }, { latencyMs: 2 });
+  stack = await startStack(
+    { TEMPORAL_ADDRESS: server.address, SEGMENT_SIZE: '10', MODEL_CONCURRENCY: '20' },
+    { latencyMs: 2 },
+  );
 });
 afterAll(async () => {
   await stack?.close();
@@ -33,7 +36,9 @@ describe('continue-as-new', () => {
     expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
 
     const runsPerChild = new Map<string, number>();
-    for await (const wf of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH '${created.id}-model-'` })) {
+    for await (const wf of stack.client.workflow.list({
+      query: `WorkflowId STARTS_WITH '${created.id}-model-'`,
+    })) {
       runsPerChild.set(wf.workflowId, (runsPerChild.get(wf.workflowId) ?? 0) + 1);
       expect(wf.historyLength).toBeLessThan(200);
     }
