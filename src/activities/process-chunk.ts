@@ -158,28 +158,43 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   };
 
   const modelSlots = rt.limits.model(input.model);
+  const globalSlots = rt.limits.global;
+  const acquireBoth = async (): Promise<boolean> => {
+    try {
+      await modelSlots.acquire(input.deadline, stop.signal);
+    } catch {
+      return false;
+    }
+    try {
+      await globalSlots.acquire(input.deadline, stop.signal);
+      return true;
+    } catch {
+      modelSlots.release();
+      return false;
+    }
+  };
+  const releaseBoth = () => {
+    globalSlots.release();
+    modelSlots.release();
+  };
   let nextJob = 0;
+  // A lane holds one model slot and one global slot while it has work, and hands them over
+  // only when a batch with an earlier deadline is waiting: urgent batches overtake, and no
+  // release/re-acquire churn happens otherwise.
   const lane = async (): Promise<void> => {
-    while (nextJob < jobs.length && !stop.signal.aborted && !halted()) {
-      const job = jobs[nextJob++];
-      try {
-        await modelSlots.acquire(input.deadline, stop.signal);
-      } catch {
-        return;
+    if (!(await acquireBoth())) return;
+    try {
+      while (nextJob < jobs.length && !stop.signal.aborted && !halted()) {
+        await runOne(jobs[nextJob++]);
+        if (modelSlots.hasWaiterBefore(input.deadline) || globalSlots.hasWaiterBefore(input.deadline)) {
+          releaseBoth();
+          if (!(await acquireBoth())) return;
+        }
       }
-      try {
-        await rt.limits.global.acquire(input.deadline, stop.signal);
-      } catch {
-        modelSlots.release();
-        return;
-      }
-      try {
-        if (stop.signal.aborted || halted()) return;
-        await runOne(job);
-      } finally {
-        rt.limits.global.release();
-        modelSlots.release();
-      }
+      releaseBoth();
+    } catch (err) {
+      releaseBoth();
+      throw err;
     }
   };
 

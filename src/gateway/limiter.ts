@@ -52,6 +52,12 @@ export class PrioritySemaphore {
     this.drain();
   }
 
+  /** True when a waiter with an earlier priority than `priority` is queued. */
+  hasWaiterBefore(priority: number): boolean {
+    while (this.heap.length > 0 && this.heap[0].cancelled) pop(this.heap);
+    return this.heap.length > 0 && this.heap[0].priority < priority;
+  }
+
   private drain(): void {
     while (this.inUse < this.limit && this.heap.length > 0) {
       const next = pop(this.heap)!;
