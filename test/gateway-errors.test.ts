@@ -187,9 +187,9 @@ describe('gateway refuses the credentials', () => {
     try {
       const total = 400;
       const refusedId = 'r-0006';
-      // In another chunk (segments hold 100 requests), sent early and answered 429 on every attempt:
-      // it is waiting out Retry-After when the refusal comes, and must not be sent again.
-      const retryingId = 'r-0100';
+      // Sent in the first round and answered 429 on every attempt: it is waiting out Retry-After
+      // when the refusal comes (second round), and must not be sent again.
+      const retryingId = 'r-0001';
       const marker = (id: string) =>
         id === refusedId ? ` #sim:${status}` : id === retryingId ? ' #sim:429' : '';
       const lines = Array.from({ length: total }, (_, i) => {

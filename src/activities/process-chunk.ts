@@ -158,15 +158,17 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   };
 
   const modelSlots = rt.limits.model(input.model);
+  // Earlier deadlines first; within a batch, earlier chunks first (so work finishes in order).
+  const priority = input.deadline * 1_000_000 + input.fromSegment;
   const globalSlots = rt.limits.global;
   const acquireBoth = async (): Promise<boolean> => {
     try {
-      await modelSlots.acquire(input.deadline, stop.signal);
+      await modelSlots.acquire(priority, stop.signal);
     } catch {
       return false;
     }
     try {
-      await globalSlots.acquire(input.deadline, stop.signal);
+      await globalSlots.acquire(priority, stop.signal);
       return true;
     } catch {
       modelSlots.release();
@@ -179,14 +181,14 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   };
   let nextJob = 0;
   // A lane holds one model slot and one global slot while it has work, and hands them over
-  // only when a batch with an earlier deadline is waiting: urgent batches overtake, and no
-  // release/re-acquire churn happens otherwise.
+  // only when work of an earlier priority is waiting: urgent batches overtake, and there is no
+  // release/re-acquire churn otherwise.
   const lane = async (): Promise<void> => {
     if (!(await acquireBoth())) return;
     try {
       while (nextJob < jobs.length && !stop.signal.aborted && !halted()) {
         await runOne(jobs[nextJob++]);
-        if (modelSlots.hasWaiterBefore(input.deadline) || globalSlots.hasWaiterBefore(input.deadline)) {
+        if (modelSlots.hasWaiterBefore(priority) || globalSlots.hasWaiterBefore(priority)) {
           releaseBoth();
           if (!(await acquireBoth())) return;
         }
