@@ -131,7 +131,10 @@ export class BatchService {
 
   async healthy(): Promise<boolean> {
     try {
-      await this.client.workflowService.getSystemInfo({});
+      // A short deadline: a health probe must answer quickly, not wait out the client's retries.
+      await this.client.connection.withDeadline(Date.now() + 2000, () =>
+        this.client.workflowService.getSystemInfo({}),
+      );
       return true;
     } catch {
       return false;

@@ -23,7 +23,8 @@ export async function startApi(
   config: Config,
   store: ObjectStore = storageFor(config),
 ): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  // Lazy: the API starts (and /health answers 503) even while Temporal is unreachable.
+  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const files = new FileRepository(store);
   const app = await buildApiServer({
