@@ -17,7 +17,7 @@ link() {
 
 if [ ! -d node_modules ]; then
   echo "installing npm dependencies…"
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 
 if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then link "$TEMPORAL_CLI_PATH"; exit 0; fi
