@@ -28,41 +28,39 @@ export class TransportError extends Error {
 export class GatewayClient {
   private readonly agent: Agent;
   private readonly base: string;
+  private readonly fixedHeaders: Record<string, string>;
 
   constructor(private readonly opts: GatewayClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
+    this.fixedHeaders = {
+      'content-type': 'application/json',
+      ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+    };
     this.agent = new Agent({
       connections: opts.connections,
       keepAliveTimeout: 30_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
     });
   }
 
   async post(path: string, body: string, headers: Record<string, string>): Promise<GatewayResponse> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.opts.timeoutMs);
     try {
       const res = await request(this.base + path, {
         method: 'POST',
         dispatcher: this.agent,
         body,
-        signal: controller.signal,
-        headers: {
-          'content-type': 'application/json',
-          ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
-          ...headers,
-        },
+        // undici's own timers (coarse, shared) instead of an AbortController and a timer per request.
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+        headers: { ...this.fixedHeaders, ...headers },
       });
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, text };
     } catch (err) {
-      if (controller.signal.aborted) {
+      const code = (err as { code?: string }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
         throw new TransportError('timeout', `no answer from the gateway within ${this.opts.timeoutMs} ms`);
       }
       throw new TransportError('connection', `gateway connection failed: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -82,12 +82,36 @@ export class FsObjectStore implements ObjectStore {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
     const handle = await open(path, 'a');
+    // Lines appended while a write is under way are coalesced into the next single write(2):
+    // under load one syscall carries many results. Each append resolves once its line is written.
+    let pending: string[] = [];
+    let waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+    let writing: Promise<void> | null = null;
+    const drain = async () => {
+      while (pending.length > 0) {
+        const data = pending.join('');
+        const done = waiters;
+        pending = [];
+        waiters = [];
+        try {
+          await handle.write(data);
+          for (const w of done) w.resolve();
+        } catch (err) {
+          for (const w of done) w.reject(err);
+        }
+      }
+      writing = null;
+    };
     return {
-      // One write(2) per line: a killed process loses at most the line being written.
-      async append(line) {
-        await handle.write(line);
+      append(line) {
+        return new Promise<void>((resolve, reject) => {
+          pending.push(line);
+          waiters.push({ resolve, reject });
+          writing ??= drain();
+        });
       },
       async close() {
+        while (writing) await writing;
         await handle.close();
       },
     };
