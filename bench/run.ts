@@ -1,9 +1,9 @@
 // `npm run bench`: the durable path (upload → batch → download, through our API, worker and
 // Temporal) against a plain semaphore-around-fetch client, on the same simulator.
-// Flags: --n 20000 --latency 200 --concurrency 200 (one custom regime), --regimes (the two
-// reference regimes), --scaling (durable path at N = 1k, 10k, 100k). Prints one JSON line per run.
+// Flags: --n 20000 --latency 200 --concurrency 200 [--pad BYTES] [--no-plain] (one custom run);
+// none (the two reference regimes); --scaling (durable path at N = 1k, 10k, 100k). One JSON line per run.
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,6 +22,8 @@ interface Regime {
   n: number;
   latencyMs: number;
   concurrency: number;
+  /** Extra bytes of prompt per line, to reach a given input size (e.g. ≥ 500 MB for 1M lines). */
+  padBytes?: number;
 }
 
 async function writeInput(path: string, n: number): Promise<void> {
@@ -49,6 +51,21 @@ function peakRssMb(pid: number | undefined): number | null {
   if (!pid) return null;
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : null;
+}
+
+async function runBatch(openai: OpenAI, path: string, n: number): Promise<void> {
+  await writeInput(path, n);
+  const file = await openai.files.create({ file: createReadStream(path), purpose: 'batch' });
+  let b = await openai.batches.create({
+    input_file_id: file.id,
+    endpoint: '/v1/chat/completions',
+    completion_window: '24h',
+  });
+  while (!['completed', 'failed', 'expired', 'cancelled'].includes(b.status)) {
+    await sleep(50);
+    b = await openai.batches.retrieve(b.id);
+  }
+  if (b.status !== 'completed') throw new Error(`warm-up batch ended ${b.status}`);
 }
 
 async function runPlain(input: string, simUrl: string, concurrency: number): Promise<number> {
@@ -99,16 +116,24 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       MAX_REQUESTS_PER_BATCH: String(Math.max(r.n, 50_000)),
       LOG_LEVEL: 'warn',
     };
-    const worker = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/);
-    const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/);
+    // BENCH_PROFILE_DIR=<dir> writes V8 CPU profiles of the worker and the API (see BENCHMARKS.md).
+    const profile = process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [];
+    const worker = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/, profile);
+    const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/, profile);
     procs.push(worker, api);
     const input = join(dir, 'input.jsonl');
-    await writeInput(input, r.n);
+    await writeInput(input, r.n, r.padBytes);
 
     const plainMs = withPlain ? await runPlain(input, simUrl, r.concurrency) : null;
     await fetch(`${simUrl}/_sim/reset`, { method: 'POST' });
 
     const openai = new OpenAI({ baseURL: `http://127.0.0.1:${apiPort}/v1`, apiKey: 'x', maxRetries: 0 });
+    // Warm-up: one small batch first, so the figures are of a running service, not a cold start
+    // (the first workflow task of a fresh worker alone costs ~150 ms of code loading and JIT).
+    await runBatch(openai, join(dir, 'warmup.jsonl'), 50);
+    await fetch(`${simUrl}/_sim/reset`, { method: 'POST' });
     const t0 = performance.now();
     const file = await openai.files.create({ file: createReadStream(input), purpose: 'batch' });
     const batch = await openai.batches.create({
@@ -165,6 +190,7 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       apiPeakRssMb: peakRssMb(api.child.pid),
       historyEventsPer1k: +((events * 1000) / r.n).toFixed(1),
       firstCallMs,
+      inputMb: Math.round(statSync(input).size / 1e6),
     };
   } finally {
     for (const p of procs) await p.stop();
@@ -180,6 +206,8 @@ async function main() {
       latency: { type: 'string' },
       concurrency: { type: 'string' },
       scaling: { type: 'boolean', default: false },
+      pad: { type: 'string' },
+      'no-plain': { type: 'boolean', default: false },
     },
   });
   const custom = values.n || values.latency || values.concurrency;
@@ -209,7 +237,7 @@ async function main() {
     }
     return;
   }
-  for (const r of regimes) console.log(JSON.stringify(await runRegime(r, true)));
+  for (const r of regimes) console.log(JSON.stringify(await runRegime(r, !values['no-plain'])));
 }
 
 main().catch((err) => {

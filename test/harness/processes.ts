@@ -21,8 +21,9 @@ export async function spawnEntry(
   script: string,
   env: Record<string, string>,
   ready: RegExp,
+  nodeArgs: string[] = [],
 ): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
