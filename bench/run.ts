@@ -26,8 +26,9 @@ interface Regime {
   padBytes?: number;
 }
 
-async function writeInput(path: string, n: number): Promise<void> {
+async function writeInput(path: string, n: number, padBytes = 0): Promise<void> {
   const out = createWriteStream(path);
+  const pad = 'x'.repeat(padBytes);
   for (let i = 0; i < n; i++) {
     const line = {
       custom_id: `r-${i}`,
@@ -36,7 +37,7 @@ async function writeInput(path: string, n: number): Promise<void> {
       body: {
         model: 'gpt-4o-mini',
         messages: [
-          { role: 'user', content: `Classify item ${i}: the quick brown fox jumps over the lazy dog.` },
+          { role: 'user', content: `Classify item ${i}: the quick brown fox jumps over the lazy dog.${pad}` },
         ],
       },
     };
