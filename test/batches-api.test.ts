@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batch as BatchSchema, type Batch } from '../src/domain/batch';
 import { chatLine, readResultFile, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
+import { expectApiError, nowS, sleep, type ErrorBody } from './harness/api-errors';
 import { startStack, type Stack } from './harness/stack';
 
 // Slow upstream (300 ms a call, 2 at a time per model) so a batch can be caught and cancelled mid-run.
@@ -41,31 +42,6 @@ const BATCH_KEYS = [
   'status',
   'usage',
 ];
-
-const nowS = () => Math.floor(Date.now() / 1000);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
-
-/** The answer is an OpenAI-shaped error with this status and type; returns its `error`. */
-async function expectApiError(
-  res: Response,
-  status: number,
-  type = 'invalid_request_error',
-): Promise<ErrorBody['error']> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type') ?? '').toContain('application/json');
-  const body = JSON.parse(text) as ErrorBody;
-  expect(Object.keys(body)).toEqual(['error']);
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
-  expect(typeof body.error.message).toBe('string');
-  expect(body.error.message.length).toBeGreaterThan(0);
-  expect(body.error.type).toBe(type);
-  return body.error;
-}
 
 const post = (path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>
   fetch(`${stack.apiUrl}${path}`, {

@@ -3,6 +3,7 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileObject as FileObjectSchema } from '../src/domain/file';
 import { chatLine, toJsonl, uploadJsonl } from './harness/batches';
+import { expectApiError, nowS, sleep, type ErrorBody } from './harness/api-errors';
 import { startStack, type Stack } from './harness/stack';
 
 const MAX_UPLOAD = 64 * 1024;
@@ -24,31 +25,6 @@ beforeAll(async () => {
   stack = await startStack({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD) });
 });
 afterAll(async () => stack?.close());
-
-const nowS = () => Math.floor(Date.now() / 1000);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
-
-/** The answer is an OpenAI-shaped error with this status; returns its `error` for further checks. */
-async function expectApiError(
-  res: Response,
-  status: number,
-  type = 'invalid_request_error',
-): Promise<ErrorBody['error']> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type') ?? '').toContain('application/json');
-  const body = JSON.parse(text) as ErrorBody;
-  expect(Object.keys(body)).toEqual(['error']);
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
-  expect(typeof body.error.message).toBe('string');
-  expect(body.error.message.length).toBeGreaterThan(0);
-  expect(body.error.type).toBe(type);
-  return body.error;
-}
 
 /** Raw multipart upload, for requests the official client would never send. */
 function postForm(
