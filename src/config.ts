@@ -54,6 +54,10 @@ export const ConfigSchema = z.object({
   ALLOWED_MODELS: list(''),
   /** Requests per stored input segment (the unit of journaling and resumption). */
   SEGMENT_SIZE: int(100, 1),
+  /** Response header by which the gateway reports an `action: flag` policy hit (value `flag`). */
+  GOVERNANCE_FLAG_HEADER: z.string().default('x-governance-action'),
+  /** Dotted path of a response body field by which the gateway reports `action: flag`. */
+  GOVERNANCE_FLAG_FIELD: z.string().default('governance.action'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;

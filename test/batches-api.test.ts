@@ -41,6 +41,12 @@ const BATCH_KEYS = [
   'request_counts',
   'status',
   'usage',
+  // Our extensions (OpenAI clients ignore them): governance, quality, budget, dead-letter replay.
+  'x_budget',
+  'x_governance',
+  'x_quality',
+  'x_replay_of',
+  'x_replays',
 ];
 
 const post = (path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>

@@ -1,10 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { DEFAULT_FILE_TTL_SECONDS } from '../domain/file';
-import { emptyUsage } from '../domain/batch-state';
+import { emptyGovernance, emptyUsage } from '../domain/batch-state';
 import { addTokens } from '../gateway/usage';
 import { derivedFileId } from '../ids';
 import { parseJournal } from '../results/journal';
-import { errorLine } from '../results/result-line';
+import { countTags } from '../results/outcome';
+import { notRunLine } from '../results/result-line';
 import { parseSegment } from '../results/segment';
 import { layout } from '../storage/layout';
 import type { ObjectWriter } from '../storage/object-store';
@@ -24,6 +25,7 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
   const out = await store.createWriter(layout.fileContent(input.tenant, outputId));
   const err = await store.createWriter(layout.fileContent(input.tenant, errorId));
   const usage = emptyUsage();
+  const tally = { governance: emptyGovernance(), quality: { scored: 0, passed: 0 } };
   let completed = 0;
   let failed = 0;
   try {
@@ -43,10 +45,13 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
             outText += entry.line + '\n';
             completed++;
           } else {
-            errText += (entry ? entry.line : errorLine(req.customIdJson, input.missingCode)) + '\n';
+            errText += (entry ? entry.line : notRunLine(req.customIdJson, input.missingCode)) + '\n';
             failed++;
           }
-          if (entry) addTokens(usage, entry.tokens);
+          if (entry) {
+            addTokens(usage, entry.tokens);
+            countTags(tally, entry.tags);
+          }
         }
         if (outText) await out.write(outText);
         if (errText) await err.write(errText);
@@ -92,5 +97,7 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
     completed,
     failed,
     usage,
+    governance: tally.governance,
+    quality: tally.quality,
   };
 }

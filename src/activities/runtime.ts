@@ -54,7 +54,8 @@ export function createActivityRuntime(
     gateway: new GatewayClient({
       baseUrl: gatewayUrl,
       apiKey: config.GATEWAY_API_KEY,
-      connections: config.GLOBAL_CONCURRENCY,
+      // Twice the cap, so the socket pool never stands in for the limiters (tests prove the caps).
+      connections: config.GLOBAL_CONCURRENCY * 2,
       timeoutMs: config.REQUEST_TIMEOUT_MS,
     }),
     limits: new ConcurrencyLimits(config),

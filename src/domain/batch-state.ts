@@ -1,5 +1,5 @@
 // Pure helpers over the Batch object, safe to import from workflow code (no zod, no Node APIs).
-import type { Batch, BatchStatus, Usage } from './batch';
+import type { Batch, BatchStatus, GovernanceCounts, Usage } from './batch';
 
 export function emptyUsage(): Usage {
   return {
@@ -19,6 +19,24 @@ export function addUsage(into: Usage, add: Usage): void {
   into.total_tokens += add.total_tokens;
 }
 
+export function emptyGovernance(): GovernanceCounts {
+  return { succeeded: 0, blocked: 0, flagged: 0, errored: 0, retried: 0, cached: 0 };
+}
+
+/** Adds `add` into `into`; tolerates `add` missing (progress from workflows started before it existed). */
+export function addGovernance(into: GovernanceCounts, add: GovernanceCounts | undefined): void {
+  if (!add) return;
+  into.succeeded += add.succeeded;
+  into.blocked += add.blocked;
+  into.flagged += add.flagged;
+  into.errored += add.errored;
+  into.retried += add.retried;
+  into.cached += add.cached;
+}
+
+/** Default quality thresholds, after the data-quality guidance our users follow. */
+export const DEFAULT_QUALITY_THRESHOLDS = { min_completeness: 0.8, min_consistency: 0.7 } as const;
+
 export function isTerminal(status: BatchStatus): boolean {
   return status === 'failed' || status === 'completed' || status === 'expired' || status === 'cancelled';
 }
@@ -31,6 +49,20 @@ export function completionWindowSeconds(window: string): number | null {
   return Number(m[1]) * unit;
 }
 
+/**
+ * Governance options chosen at creation and carried down to every chunk. Only references and
+ * small values: the output schema and the captured headers live (encrypted) in storage.
+ */
+export interface BatchOptions {
+  /** Storage key of a JSON schema every 2xx response's content must satisfy (`x_output_schema`). */
+  outputSchemaKey?: string | null;
+  /** Storage key of the client headers captured for pass-through (encrypted at rest). */
+  headersKey?: string | null;
+  qualityThresholds?: { min_completeness: number; min_consistency: number } | null;
+  /** Token budget of the whole batch (`x_max_tokens`). */
+  maxTokens?: number | null;
+}
+
 /** The fields a batch is created with (a subset of the batch workflow's input). */
 export interface NewBatchFields {
   batchId: string;
@@ -40,6 +72,9 @@ export interface NewBatchFields {
   createdAt: number;
   expiresAt: number;
   metadata: Record<string, string> | null;
+  /** Extensions chosen at creation (optional, so older workflow inputs still replay). */
+  replayOf?: string | null;
+  options?: BatchOptions;
 }
 
 /** The Batch as it is the moment it is created (status `validating`). */
@@ -67,5 +102,12 @@ export function newBatch(f: NewBatchFields): Batch {
     request_counts: { total: 0, completed: 0, failed: 0 },
     usage: emptyUsage(),
     metadata: f.metadata,
+    x_governance: emptyGovernance(),
+    x_quality: { scored: 0, passed: 0, ...(f.options?.qualityThresholds ?? DEFAULT_QUALITY_THRESHOLDS) },
+    x_budget: f.options?.maxTokens
+      ? { max_tokens: f.options.maxTokens, used_tokens: 0, exceeded: false }
+      : null,
+    x_replay_of: f.replayOf ?? null,
+    x_replays: [],
   };
 }

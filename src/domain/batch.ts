@@ -66,7 +66,44 @@ export const ExpiresAfter = z.object({
 });
 export type ExpiresAfter = z.infer<typeof ExpiresAfter>;
 
-/** The OpenAI Batch object: every key present, `null` where unset. */
+/** Per-request governance outcomes of a batch (our extension): how the gateway's decisions fell. */
+export const GovernanceCounts = z.object({
+  /** 2xx answers without a policy flag. */
+  succeeded: z.number().int(),
+  /** 409 policy blocks (never retried). */
+  blocked: z.number().int(),
+  /** 2xx answers the gateway marked `action: flag` (a header or body field, see GOVERNANCE_FLAG_*). */
+  flagged: z.number().int(),
+  /** Every other final answer or failure (4xx, 5xx after retries, timeouts, schema failures…). */
+  errored: z.number().int(),
+  /** Requests that needed more than one attempt. */
+  retried: z.number().int(),
+  /** Requests answered from the response cache instead of the gateway. */
+  cached: z.number().int(),
+});
+export type GovernanceCounts = z.infer<typeof GovernanceCounts>;
+
+/** Output quality of a batch (our extension): lines scored and lines passing the thresholds. */
+export const QualitySummary = z.object({
+  scored: z.number().int(),
+  passed: z.number().int(),
+  min_completeness: z.number(),
+  min_consistency: z.number(),
+});
+export type QualitySummary = z.infer<typeof QualitySummary>;
+
+/** The token budget of a batch (our extension), when one was set at creation. */
+export const BudgetState = z.object({
+  max_tokens: z.number().int(),
+  used_tokens: z.number().int(),
+  exceeded: z.boolean(),
+});
+export type BudgetState = z.infer<typeof BudgetState>;
+
+/**
+ * The OpenAI Batch object: every key present, `null` where unset — plus our `x_` extensions,
+ * which OpenAI clients ignore.
+ */
 export const Batch = z.object({
   id: z.string(),
   object: z.literal('batch'),
@@ -90,6 +127,13 @@ export const Batch = z.object({
   request_counts: RequestCounts,
   usage: Usage,
   metadata: z.record(z.string(), z.string()).nullable(),
+  x_governance: GovernanceCounts,
+  x_quality: QualitySummary,
+  x_budget: BudgetState.nullable(),
+  /** The batch whose failed lines this batch replays (dead-letter replay), if any. */
+  x_replay_of: z.string().nullable(),
+  /** Batches created to replay this batch's failed lines. */
+  x_replays: z.array(z.string()),
 });
 export type Batch = z.infer<typeof Batch>;
 

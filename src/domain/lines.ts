@@ -23,6 +23,8 @@ export const LINE_ERROR_CODES = {
   cancelled: 'batch_cancelled',
   expired: 'batch_expired',
   failed: 'batch_failed',
+  budgetExceeded: 'budget_exceeded',
+  schemaValidationFailed: 'schema_validation_failed',
   requestFailed: 'request_failed',
   requestTimeout: 'request_timeout',
 } as const;
@@ -31,4 +33,5 @@ export const MISSING_LINE_MESSAGES: Record<string, string> = {
   batch_cancelled: 'This request was not executed because the batch was cancelled.',
   batch_expired: 'This request could not be executed before the completion window expired.',
   batch_failed: 'This request was not executed because the batch failed.',
+  budget_exceeded: "This request was not executed because the batch's token budget was used up.",
 };

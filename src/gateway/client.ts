@@ -9,7 +9,7 @@ export interface GatewayResponse {
 export interface GatewayClientOptions {
   baseUrl: string;
   apiKey: string;
-  /** Upper bound on sockets per origin; match the global concurrency. */
+  /** Upper bound on sockets per origin: a safety net only; the limiters decide what is in flight. */
   connections: number;
   timeoutMs: number;
 }

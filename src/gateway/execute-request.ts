@@ -11,6 +11,7 @@ export type RequestOutcome =
       status: number;
       statusClass: StatusClass;
       requestId: string | null;
+      headers: Record<string, string | string[] | undefined>;
       text: string;
       attempts: number;
     }
@@ -51,6 +52,7 @@ export async function executeRequest(
           status: res.status,
           statusClass,
           requestId: header(res.headers, 'x-request-id'),
+          headers: res.headers,
           text: res.text,
           attempts: attempt,
         };

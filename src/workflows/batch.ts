@@ -13,7 +13,8 @@ import {
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
 import type { Batch, BatchError, BatchStatus } from '../domain/batch';
-import { addUsage, emptyUsage, isTerminal, newBatch } from '../domain/batch-state';
+import { addGovernance, addUsage, isTerminal, newBatch } from '../domain/batch-state';
+import { zeroCounts } from '../domain/counts';
 import { BATCH_ERROR_CODES, GATEWAY_AUTH_FAILED } from '../domain/failures';
 import { BATCH_STATUS_SA, cancelSignal, cancelUpdate, getBatchQuery, progressSignal } from './definitions';
 import { modelShardWorkflow } from './model-shard';
@@ -71,6 +72,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     batch.request_counts.completed += delta.completed;
     batch.request_counts.failed += delta.failed;
     addUsage(batch.usage, delta.usage);
+    addGovernance(batch.x_governance, delta.governance);
+    if (delta.quality) {
+      batch.x_quality.scored += delta.quality.scored;
+      batch.x_quality.passed += delta.quality.passed;
+    }
+    if (batch.x_budget) batch.x_budget.used_tokens = batch.usage.total_tokens;
   });
   // A workflow cancellation (e.g. from the Temporal Web UI) is handled like the cancel signal:
   // the batch drains and ends `cancelled` with partial output rather than being torn down.
@@ -125,6 +132,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     batch.error_file_id = result.errorFileId;
     batch.request_counts = { total: plan.total, completed: result.completed, failed: result.failed };
     batch.usage = result.usage;
+    // Older finalize results (recorded histories) carry no governance: keep the live totals then.
+    if (result.governance) batch.x_governance = result.governance;
+    if (result.quality) batch.x_quality = { ...batch.x_quality, ...result.quality };
+    if (batch.x_budget) batch.x_budget.used_tokens = result.usage.total_tokens;
 
     if (failure) {
       batch.errors = { object: 'list', data: [failure] };
@@ -175,7 +186,8 @@ async function runModels(
               segmentsPerChunk,
               deadline: input.expiresAt,
               cursor: 0,
-              totals: { completed: 0, failed: 0, usage: emptyUsage() },
+              totals: zeroCounts(),
+              options: input.options,
             },
           ],
         });

@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
-import { addUsage, emptyUsage } from '../domain/batch-state';
+import { addCounts, zeroCounts } from '../domain/counts';
 import { GATEWAY_AUTH_FAILED } from '../domain/failures';
 import { progressSignal } from './definitions';
 import type { Counts, ModelShardInput } from './types';
@@ -34,14 +34,6 @@ const { processChunk } = proxyActivities<BatchActivities>({
 /** Chunks per run before continuing as new, so history stays bounded at any shard size. */
 const MAX_CHUNKS_PER_RUN = 500;
 
-const zero = (): Counts => ({ completed: 0, failed: 0, usage: emptyUsage() });
-
-function add(into: Counts, c: Counts): void {
-  into.completed += c.completed;
-  into.failed += c.failed;
-  addUsage(into.usage, c.usage);
-}
-
 /**
  * Works through one model's requests in chunks, keeping `plan.window` chunk activities in
  * flight, reporting progress to the parent per chunk, and continuing as new every so often.
@@ -62,11 +54,14 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
   };
 
   // Progress deltas are coalesced: at most one signal in flight, the next carries what piled up.
-  const progress: { pending: Counts; sending: Promise<void> | null } = { pending: zero(), sending: null };
+  const progress: { pending: Counts; sending: Promise<void> | null } = {
+    pending: zeroCounts(),
+    sending: null,
+  };
   const flush = (): void => {
     const delta = progress.pending;
     if (progress.sending || (delta.completed === 0 && delta.failed === 0)) return;
-    progress.pending = zero();
+    progress.pending = zeroCounts();
     progress.sending = CancellationScope.nonCancellable(() => parent.signal(progressSignal, delta))
       .catch(() => undefined)
       .then(() => {
@@ -87,11 +82,12 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
           fromSegment: from,
           toSegment: to,
           deadline: input.deadline,
+          options: input.options,
         }),
       )
       .then((counts) => {
-        add(totals, counts);
-        add(progress.pending, counts);
+        addCounts(totals, counts);
+        addCounts(progress.pending, counts);
       })
       .catch((err: unknown) => {
         if (isCancellation(err)) outcome.cancelled = true;

@@ -1,4 +1,8 @@
-import type { BatchError, Usage } from '../domain/batch';
+import type { BatchError, GovernanceCounts, Usage } from '../domain/batch';
+import type { BatchOptions } from '../domain/batch-state';
+import type { Counts } from '../domain/counts';
+
+export type { BatchOptions, Counts };
 
 /** What the API gives the batch workflow when a batch is created. No request bodies, only references. */
 export interface BatchWorkflowInput {
@@ -12,6 +16,9 @@ export interface BatchWorkflowInput {
   metadata: Record<string, string> | null;
   /** Lifetime of the output and error files, from `output_expires_after` (default 30 days). */
   outputTtlSeconds: number | null;
+  /** The batch whose failed lines this one replays. */
+  replayOf?: string | null;
+  options?: BatchOptions;
 }
 
 export interface ModelPlan {
@@ -34,12 +41,6 @@ export interface IngestInput {
   inputFileId: string;
 }
 
-export interface Counts {
-  completed: number;
-  failed: number;
-  usage: Usage;
-}
-
 export interface ChunkInput {
   tenant: string;
   batchId: string;
@@ -50,6 +51,7 @@ export interface ChunkInput {
   toSegment: number;
   /** Unix seconds the batch's window ends: earlier deadlines get upstream capacity first. */
   deadline: number;
+  options?: BatchOptions;
 }
 
 export interface ModelShardInput {
@@ -63,9 +65,10 @@ export interface ModelShardInput {
   /** Every segment below `cursor` is done (carried across continue-as-new). */
   cursor: number;
   totals: Counts;
+  options?: BatchOptions;
 }
 
-export type MissingCode = 'batch_cancelled' | 'batch_expired' | 'batch_failed';
+export type MissingCode = 'batch_cancelled' | 'batch_expired' | 'batch_failed' | 'budget_exceeded';
 
 export interface FinalizeInput {
   tenant: string;
@@ -82,4 +85,6 @@ export interface FinalizeResult {
   completed: number;
   failed: number;
   usage: Usage;
+  governance: GovernanceCounts;
+  quality: { scored: number; passed: number };
 }

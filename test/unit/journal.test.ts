@@ -7,19 +7,20 @@ const tokens = { input: 3, cached: 1, output: 5, reasoning: 0 };
 describe('segment journal', () => {
   it('round-trips entries, keyed by the JSON custom_id', () => {
     const text =
-      formatEntry('o', JSON.stringify('a'), tokens, '{"custom_id":"a"}') +
-      formatEntry('e', JSON.stringify('tab\there'), tokens, '{"custom_id":"tab\\there"}');
+      formatEntry('o', JSON.stringify('a'), tokens, 'sr', '{"custom_id":"a"}') +
+      formatEntry('e', JSON.stringify('tab\there'), tokens, 'b', '{"custom_id":"tab\\there"}');
     const parsed = parseJournal(text);
     expect(parsed.size).toBe(2);
-    expect(parsed.get('"a"')).toEqual({ kind: 'o', tokens, line: '{"custom_id":"a"}' });
+    expect(parsed.get('"a"')).toEqual({ kind: 'o', tokens, tags: 'sr', line: '{"custom_id":"a"}' });
     expect(parsed.get(JSON.stringify('tab\there'))?.kind).toBe('e');
   });
 
   it('ignores an entry torn by a crash, even when later entries are appended after repair', () => {
-    const whole = formatEntry('o', '"a"', tokens, '{"custom_id":"a","x":1}');
-    const torn = formatEntry('o', '"b"', tokens, '{"custom_id":"b","x":2}').slice(0, -8);
+    const whole = formatEntry('o', '"a"', tokens, 's', '{"custom_id":"a","x":1}');
+    const torn = formatEntry('o', '"b"', tokens, 's', '{"custom_id":"b","x":2}').slice(0, -8);
     const before = whole + torn;
-    const after = before + journalRepairPrefix(before) + formatEntry('o', '"c"', tokens, '{"custom_id":"c"}');
+    const after =
+      before + journalRepairPrefix(before) + formatEntry('o', '"c"', tokens, 's', '{"custom_id":"c"}');
     const parsed = parseJournal(after);
     expect([...parsed.keys()]).toEqual(['"a"', '"c"']);
     expect(journalRepairPrefix(whole)).toBe('');
@@ -27,7 +28,8 @@ describe('segment journal', () => {
 
   it('keeps the first result when a request was journaled twice', () => {
     const text =
-      formatEntry('o', '"a"', tokens, '{"first":1}') + formatEntry('e', '"a"', tokens, '{"second":1}');
+      formatEntry('o', '"a"', tokens, 's', '{"first":1}') +
+      formatEntry('e', '"a"', tokens, 'e', '{"second":1}');
     expect(parseJournal(text).get('"a"')?.line).toBe('{"first":1}');
   });
 

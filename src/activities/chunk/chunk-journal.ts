@@ -1,0 +1,114 @@
+import type { TokenCounts } from '../../gateway/usage';
+import { formatEntry, journalRepairPrefix, parseJournal, type ResultKind } from '../../results/journal';
+import { parseSegment, type SegmentRequest } from '../../results/segment';
+import { layout } from '../../storage/layout';
+import type { ObjectAppender, ObjectStore } from '../../storage/object-store';
+import type { Counts } from '../../domain/counts';
+import type { ChunkInput } from '../../workflows/types';
+import { addCounts, zeroCounts, type FullCounts } from '../../domain/counts';
+import { countResult } from './counts';
+
+interface SegmentState {
+  index: number;
+  remaining: number;
+  counts: FullCounts;
+  journalKey: string;
+  repair: string;
+  appender: Promise<ObjectAppender> | null;
+}
+
+/** One request of the chunk still to be sent. */
+export interface Job {
+  seg: SegmentState;
+  req: SegmentRequest;
+}
+
+/**
+ * The chunk's segments as stored: what is already done (done-markers and journaled results,
+ * counted, never re-sent) and what is left (the jobs). `record` appends a result to its
+ * segment's journal and writes the segment's done-marker when its last request finishes.
+ */
+export class ChunkJournal {
+  readonly jobs: Job[] = [];
+  /** Counts of segments that were already complete before this attempt. */
+  private readonly previouslyDone = zeroCounts();
+  private readonly segments: SegmentState[] = [];
+
+  private constructor(
+    private readonly store: ObjectStore,
+    private readonly input: ChunkInput,
+  ) {}
+
+  static async load(store: ObjectStore, input: ChunkInput): Promise<ChunkJournal> {
+    const j = new ChunkJournal(store, input);
+    const { tenant, batchId, modelIndex } = input;
+    for (let s = input.fromSegment; s < input.toSegment; s++) {
+      const done = await store.get(layout.segmentDone(tenant, batchId, modelIndex, s));
+      if (done) {
+        addCounts(j.previouslyDone, JSON.parse(done.toString('utf8')) as Counts);
+        continue;
+      }
+      const text = await store.get(layout.segment(tenant, batchId, modelIndex, s));
+      if (!text) throw new Error(`segment ${modelIndex}/${s} of ${batchId} is missing`);
+      const journalKey = layout.journal(tenant, batchId, modelIndex, s);
+      const journalText = (await store.get(journalKey))?.toString('utf8') ?? '';
+      const finished = parseJournal(journalText);
+      const seg: SegmentState = {
+        index: s,
+        remaining: 0,
+        counts: zeroCounts(),
+        journalKey,
+        repair: journalRepairPrefix(journalText),
+        appender: null,
+      };
+      for (const req of parseSegment(text.toString('utf8'))) {
+        const entry = finished.get(req.customIdJson);
+        if (entry) countResult(seg.counts, entry.kind, entry.tokens, entry.tags);
+        else {
+          j.jobs.push({ seg, req });
+          seg.remaining++;
+        }
+      }
+      j.segments.push(seg);
+    }
+    for (const seg of j.segments) if (seg.remaining === 0) await j.markDone(seg);
+    return j;
+  }
+
+  async record(job: Job, kind: ResultKind, tokens: TokenCounts, tags: string, line: string): Promise<void> {
+    const seg = job.seg;
+    if (!seg.appender) {
+      const repair = seg.repair;
+      seg.appender = this.store.openAppender(seg.journalKey).then(async (a) => {
+        if (repair) await a.append(repair);
+        return a;
+      });
+    }
+    await (await seg.appender).append(formatEntry(kind, job.req.customIdJson, tokens, tags, line));
+    countResult(seg.counts, kind, tokens, tags);
+    if (--seg.remaining === 0) await this.markDone(seg);
+  }
+
+  /** Closes journals of segments left unfinished (cancelled, halted). */
+  async close(): Promise<void> {
+    for (const seg of this.segments)
+      if (seg.remaining > 0 && seg.appender) await (await seg.appender).close();
+  }
+
+  /** Totals of the whole chunk: segments done before and every result of this attempt. */
+  totals(): FullCounts {
+    const total = zeroCounts();
+    addCounts(total, this.previouslyDone);
+    for (const seg of this.segments) addCounts(total, seg.counts);
+    return total;
+  }
+
+  private async markDone(seg: SegmentState): Promise<void> {
+    if (seg.appender) await (await seg.appender).close();
+    const { tenant, batchId, modelIndex } = this.input;
+    await this.store.put(
+      layout.segmentDone(tenant, batchId, modelIndex, seg.index),
+      JSON.stringify(seg.counts),
+    );
+  }
+}

@@ -1,0 +1,12 @@
+import { type FullCounts } from '../../domain/counts';
+import { addTokens, type TokenCounts } from '../../gateway/usage';
+import type { ResultKind } from '../../results/journal';
+import { countTags } from '../../results/outcome';
+
+/** Adds one result line (its file, tokens and governance tags). */
+export function countResult(into: FullCounts, kind: ResultKind, tokens: TokenCounts, tags: string): void {
+  if (kind === 'o') into.completed++;
+  else into.failed++;
+  addTokens(into.usage, tokens);
+  countTags(into, tags);
+}
