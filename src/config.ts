@@ -54,6 +54,8 @@ export const ConfigSchema = z.object({
   ALLOWED_MODELS: list(''),
   /** Requests per stored input segment (the unit of journaling and resumption). */
   SEGMENT_SIZE: int(100, 1),
+  /** Client headers (comma-separated) captured at batch creation and sent with every upstream call. */
+  PASSTHROUGH_HEADERS: list(''),
   /** Response header by which the gateway reports an `action: flag` policy hit (value `flag`). */
   GOVERNANCE_FLAG_HEADER: z.string().default('x-governance-action'),
   /** Dotted path of a response body field by which the gateway reports `action: flag`. */

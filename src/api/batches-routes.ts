@@ -5,6 +5,7 @@ import { CreateBatchBody, Endpoint, ENDPOINTS } from '../domain/batch';
 import { completionWindowSeconds } from '../domain/batch-state';
 import { newBatchId } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
+import { buildBatchOptions, type BatchOptionsDeps } from './batch-options';
 import type { BatchService } from './batch-service';
 import { listPage } from './list-page';
 import { tenantOf } from './tenant';
@@ -19,6 +20,7 @@ export interface BatchesDeps {
   batches: BatchService;
   files: FileRepository;
   completionWindows: string[];
+  options: BatchOptionsDeps;
 }
 
 export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): void {
@@ -60,8 +62,10 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
       );
     }
     const createdAt = Math.floor(Date.now() / 1000);
+    const batchId = newBatchId();
+    const options = await buildBatchOptions(deps.options, req, tenant, batchId, body);
     return batches.start({
-      batchId: newBatchId(),
+      batchId,
       tenant,
       endpoint: endpoint.data,
       inputFileId: file.id,
@@ -70,6 +74,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
       expiresAt: createdAt + windowSeconds,
       metadata: body.metadata ?? null,
       outputTtlSeconds: body.output_expires_after?.seconds ?? null,
+      options,
     });
   });
 

@@ -13,6 +13,8 @@ export interface ApiDeps {
   batches: BatchService;
   maxUploadBytes: number;
   completionWindows: string[];
+  /** Client headers captured at batch creation and passed through to the gateway (lower-case). */
+  passthroughHeaders?: string[];
   logLevel?: string;
 }
 
@@ -64,6 +66,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     batches: deps.batches,
     files: deps.files,
     completionWindows: deps.completionWindows,
+    options: { store: deps.store, passthroughHeaders: deps.passthroughHeaders ?? [] },
   });
   return app;
 }

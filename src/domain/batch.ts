@@ -144,5 +144,17 @@ export const CreateBatchBody = z.object({
   completion_window: z.string(),
   metadata: Metadata.nullish(),
   output_expires_after: ExpiresAfter.optional(),
+  // Our extensions (the openai clients send them with `extra_body` / extra keys):
+  /** A JSON schema every 2xx answer's content must satisfy. */
+  x_output_schema: z.record(z.string(), z.unknown()).optional(),
+  /** Thresholds a line's quality scores must reach to count as passing. */
+  x_quality_thresholds: z
+    .object({
+      min_completeness: z.number().min(0).max(1),
+      min_consistency: z.number().min(0).max(1),
+    })
+    .optional(),
+  /** Token budget: once the batch has used this many tokens, the rest stops (`budget_exceeded`). */
+  x_max_tokens: z.number().int().positive().optional(),
 });
 export type CreateBatchBody = z.infer<typeof CreateBatchBody>;

@@ -33,6 +33,7 @@ export async function startApi(
     batches: new BatchService(client, config.TEMPORAL_TASK_QUEUE, store),
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     completionWindows: config.COMPLETION_WINDOWS,
+    passthroughHeaders: config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase()),
     logLevel: config.LOG_LEVEL,
   });
   const url = await app.listen({ port: config.PORT, host: config.HOST });

@@ -257,6 +257,9 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
         return;
       }
       call.finish(String(status));
+      // `#sim:flag` on any answered request: the gateway's `action: flag` policy hit, reported
+      // the way governed gateways do, in a response header (the answer itself is delivered).
+      if (markers.flag && status === 200) reply.header('x-governance-action', 'flag');
       if (status === 429) {
         reply.header('retry-after', String(s.retryAfterS));
         reply.header('retry-after-ms', String(Math.round(s.retryAfterS * 1000)));

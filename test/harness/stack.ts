@@ -64,6 +64,7 @@ export async function startStack(
     batches: new BatchService(client, config.TEMPORAL_TASK_QUEUE, store),
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     completionWindows: config.COMPLETION_WINDOWS,
+    passthroughHeaders: config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase()),
     logLevel: 'warn',
   });
   const apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
