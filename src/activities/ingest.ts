@@ -5,6 +5,7 @@ import { checkInputLine } from '../domain/input-line';
 import { modelConcurrency } from '../config';
 import { layout } from '../storage/layout';
 import { formatSegmentLine } from '../results/segment';
+import { HashIndex } from '../ingest/hash-index';
 import type { ActivityRuntime } from './runtime';
 import type { IngestInput, IngestResult, ModelPlan } from '../workflows/types';
 
@@ -21,8 +22,33 @@ interface ModelShard {
   buffer: string[];
 }
 
+/** Reads the custom_ids of the first occurrences and keeps the suspects that really repeat one. */
+async function confirmDuplicates(
+  rt: ActivityRuntime,
+  input: IngestInput,
+  suspects: { line: number; first: number; customId: string }[],
+): Promise<BatchError[]> {
+  const wanted = new Set(suspects.map((s) => s.first));
+  const firstIds = new Map<number, string>();
+  const content = await rt.files.content(input.tenant, input.inputFileId);
+  if (!content) throw new Error(`input file ${input.inputFileId} vanished during ingest`);
+  let lineNo = 0;
+  for await (const text of createInterface({ input: content, crlfDelay: Infinity })) {
+    lineNo++;
+    if (wanted.has(lineNo)) firstIds.set(lineNo, (JSON.parse(text) as { custom_id: string }).custom_id);
+  }
+  return suspects
+    .filter((s) => firstIds.get(s.first) === s.customId)
+    .map((s) => ({
+      code: 'duplicate_custom_id',
+      message: `Line ${s.line}: custom_id '${s.customId}' is not unique.`,
+      param: 'custom_id',
+      line: s.line,
+    }));
+}
+
 /**
- * Streams the input file once, validates every line, and writes valid requests into
+ * Streams the input file once (plus a read of a few lines to confirm duplicate custom_ids), validates every line, and writes valid requests into
  * per-model segments. Safe to retry: it rewrites the same segments from the same file.
  */
 export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<IngestResult> {
@@ -52,7 +78,10 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     endpoint: input.endpoint,
     allowedModels: config.ALLOWED_MODELS.length ? new Set(config.ALLOWED_MODELS) : null,
   };
-  const seen = new Set<string>();
+  // custom_ids seen so far, as 64-bit hashes (flat memory at millions of lines); a hash hit is a
+  // suspect, confirmed against the real custom_id by a second read of just those lines.
+  const seen = new HashIndex();
+  const suspects: { line: number; first: number; customId: string }[] = [];
   const shards = new Map<string, ModelShard>();
   const writes: Promise<void>[] = [];
   let lineNo = 0;
@@ -79,16 +108,8 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
       continue;
     }
     const customId = check.line.custom_id;
-    if (seen.has(customId)) {
-      addError({
-        code: 'duplicate_custom_id',
-        message: `Line ${lineNo}: custom_id '${customId}' is not unique.`,
-        param: 'custom_id',
-        line: lineNo,
-      });
-      continue;
-    }
-    seen.add(customId);
+    const first = seen.addOrGet(customId, lineNo);
+    if (first !== 0) suspects.push({ line: lineNo, first, customId });
     total++;
     if (total > config.MAX_REQUESTS_PER_BATCH) {
       tooMany = true;
@@ -109,6 +130,10 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
   }
   content.destroy();
   await Promise.all(writes);
+  if (!tooMany && suspects.length > 0) {
+    for (const e of await confirmDuplicates(rt, input, suspects)) addError(e);
+    errors.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+  }
 
   if (tooMany) {
     errors.length = 0;
