@@ -54,6 +54,8 @@ export const ConfigSchema = z.object({
   ALLOWED_MODELS: list(''),
   /** Requests per stored input segment (the unit of journaling and resumption). */
   SEGMENT_SIZE: int(100, 1),
+  /** Encrypts captured pass-through headers at rest; required when API and workers do not share DATA_DIR. */
+  SECRETS_KEY: z.string().optional(),
   /** Client headers (comma-separated) captured at batch creation and sent with every upstream call. */
   PASSTHROUGH_HEADERS: list(''),
   /** Response header by which the gateway reports an `action: flag` policy hit (value `flag`). */

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BatchService } from '../src/api/batch-service';
+import { SecretBox } from '../src/security/secret-box';
 import { buildApiServer } from '../src/api/server';
 import { FileRepository } from '../src/storage/file-repository';
 import { FsObjectStore } from '../src/storage/fs-store';
@@ -22,6 +24,7 @@ describe('health without Temporal', () => {
       batches: new BatchService(new Client({ connection }), 'q', store),
       maxUploadBytes: 1024,
       completionWindows: ['24h'],
+      secrets: new SecretBox(randomBytes(32)),
       logLevel: 'silent',
     });
     cleanup.push(() => app.close());

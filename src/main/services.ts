@@ -1,3 +1,4 @@
+import { secretBoxFor } from '../security/secret-box';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { once } from 'node:events';
@@ -34,6 +35,7 @@ export async function startApi(
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     completionWindows: config.COMPLETION_WINDOWS,
     passthroughHeaders: config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase()),
+    secrets: secretBoxFor(config),
     logLevel: config.LOG_LEVEL,
   });
   const url = await app.listen({ port: config.PORT, host: config.HOST });

@@ -28,5 +28,14 @@ export const layout = {
   /** Written once every request of the segment has a result: makes a re-run a no-op. */
   segmentDone: (tenant: string, batchId: string, model: number, seg: number) =>
     `${tenantDir(tenant)}/batches/${batchId}/parts/${model}/${seg}.done.json`,
+  /** Client headers captured for pass-through, sealed (security/secret-box.ts). */
+  batchHeaders: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/headers.sealed`,
+  /** The batch's `x_output_schema` (JSON text), read by every chunk. */
+  outputSchema: (tenant: string, batchId: string) =>
+    `${tenantDir(tenant)}/batches/${batchId}/output-schema.json`,
   snapshot: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/batch.json`,
+  /** Replays of a batch (dead-letter replay): one small object per replay, so concurrent replays never collide. */
+  replays: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/replays/`,
+  replay: (tenant: string, batchId: string, replayId: string) =>
+    `${tenantDir(tenant)}/batches/${batchId}/replays/${replayId}.json`,
 };

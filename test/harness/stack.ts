@@ -1,3 +1,4 @@
+import { secretBoxFor } from '../../src/security/secret-box';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,7 @@ export async function startStack(
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     completionWindows: config.COMPLETION_WINDOWS,
     passthroughHeaders: config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase()),
+    secrets: secretBoxFor(config),
     logLevel: 'warn',
   });
   const apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
