@@ -24,6 +24,32 @@ const perModel = z
     }
   });
 
+const fraction = (def: number) => z.coerce.number().gt(0).lt(1).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'on', 'off'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'on');
+const RateLimit = z
+  .object({ rpm: z.number().positive().optional(), tpm: z.number().positive().optional() })
+  .strict()
+  .refine((l) => l.rpm !== undefined || l.tpm !== undefined);
+const rateLimits = z
+  .string()
+  .default('')
+  .transform((s, ctx) => {
+    if (!s.trim()) return {};
+    try {
+      return z.record(z.string(), RateLimit).parse(JSON.parse(s));
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a JSON object of model → {"rpm": n, "tpm": n} (positive numbers, at least one)',
+      });
+      return z.NEVER;
+    }
+  });
+
 /** Every setting, read from the environment and validated once at start. */
 export const ConfigSchema = z.object({
   PORT: int(8080, 0),
@@ -41,6 +67,18 @@ export const ConfigSchema = z.object({
   MODEL_CONCURRENCY: int(100, 1),
   /** Per-model overrides of MODEL_CONCURRENCY, JSON: {"gpt-4o": 20}. */
   MODEL_CONCURRENCY_OVERRIDES: perModel,
+  /** Per-model rate limits per worker process, JSON: {"gpt-4o": {"rpm": 600, "tpm": 150000}}; absent = unlimited. */
+  MODEL_RATE_LIMITS: rateLimits,
+  /** Adaptive per-model concurrency (AIMD) below the configured caps, driven by 429/5xx answers. */
+  ADAPTIVE_CONCURRENCY: bool(true),
+  /** Factor applied to a model's concurrency when a window's answers show congestion. */
+  AIMD_DECREASE: fraction(0.5),
+  /** Slots a model's concurrency regains per round trip while the gateway keeps up. */
+  AIMD_INCREASE: z.coerce.number().positive().default(1),
+  /** Shortest span over which congestion is judged, and so the shortest time between two cuts. */
+  AIMD_WINDOW_MS: int(200, 1),
+  /** Share of a window's answers that may be 429/5xx without a cut (isolated errors are not congestion). */
+  AIMD_TOLERANCE: z.coerce.number().min(0).lt(1).default(0.05),
   /** Per-model child workflows running at once for one batch. */
   MAX_PARALLEL_MODELS: int(8, 1),
   MAX_ATTEMPTS: int(5, 1),

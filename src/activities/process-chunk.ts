@@ -1,10 +1,14 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { GATEWAY_AUTH_FAILED } from '../domain/failures';
+import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
+import { budgetMeter } from '../governance/budget';
 import { executeRequest } from '../gateway/execute-request';
-import { NO_CHECKS } from '../governance/output-checks';
+import { loadOutputChecks } from '../governance/output-checks';
+import { loadPassthroughHeaders } from '../security/passthrough-headers';
+import { secretBoxFor } from '../security/secret-box';
 import type { ChunkInput, Counts } from '../workflows/types';
 import { ChunkJournal, type Job } from './chunk/chunk-journal';
+import { LaneSlots } from './chunk/lane-slots';
 import { settleResult, type SettleContext } from './chunk/settle-result';
 import type { ActivityRuntime } from './runtime';
 
@@ -25,8 +29,11 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   const settle: SettleContext = {
     batchId: input.batchId,
     flagRule: { header: config.GOVERNANCE_FLAG_HEADER, field: config.GOVERNANCE_FLAG_FIELD },
-    checks: NO_CHECKS,
+    checks: await loadOutputChecks(rt, input.options, input.endpoint),
   };
+
+  // Client headers captured at creation (sealed in storage), sent with every call of the batch.
+  const passthrough = await loadPassthroughHeaders(rt.store, secretBoxFor(config), input.options?.headersKey);
 
   const halted = () => rt.halted.get(input.batchId);
   const stop = new AbortController();
@@ -52,62 +59,53 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   const heartbeat = setInterval(() => ctx.heartbeat({ sent }), 1000);
   ctx.heartbeat({ sent });
 
-  const runOne = async (job: Job): Promise<void> => {
+  const runOne = async (job: Job, slots: LaneSlots): Promise<void> => {
     const customId = JSON.parse(job.req.customIdJson) as string;
+    // Rate limits (requests, estimated tokens) are taken right before sending; null: stopped meanwhile.
+    const charged = await slots.admit(job.req.body);
+    if (charged === null) return;
     const outcome = await executeRequest(rt.gateway, input.endpoint, job.req.body, {
       maxAttempts: config.MAX_ATTEMPTS,
       backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
-      headers: { 'x-batch-id': input.batchId, 'x-record-id': headerSafe(customId) },
+      headers: { ...passthrough, 'x-batch-id': input.batchId, 'x-record-id': headerSafe(customId) },
       stop: stop.signal,
+      onAttempt: slots.onAttempt,
+      retryWait: slots.retryWait,
     });
     sent += outcome.attempts;
     if (outcome.kind === 'aborted') return;
     const result = settleResult(settle, job.req.customIdJson, job.req.body, outcome);
+    slots.settle(charged, outcome, result.tokens);
     // Halt before journaling: other lanes must not start a call while the append is awaited.
     if (result.auth) halt(outcome.kind === 'response' ? outcome.status : 401);
     await journal.record(job, result.kind, result.tokens, result.tags, result.line);
+    const maxTokens = input.options?.maxTokens;
+    if (
+      maxTokens &&
+      budgetMeter.add(input.batchId, result.tokens.input + result.tokens.output) >= maxTokens
+    ) {
+      // Budget used up: no chunk of this batch in this process starts another request.
+      for (const s of rt.chunkStops.get(input.batchId) ?? []) s.abort();
+    }
   };
 
-  const modelSlots = rt.limits.model(input.model);
+  const capacity = rt.limits.model(input.model);
   // Earlier deadlines first; within a batch, earlier chunks first (so work finishes in order).
   const priority = input.deadline * 1_000_000 + input.fromSegment;
-  const globalSlots = rt.limits.global;
-  const acquireBoth = async (): Promise<boolean> => {
-    try {
-      await modelSlots.acquire(priority, stop.signal);
-    } catch {
-      return false;
-    }
-    try {
-      await globalSlots.acquire(priority, stop.signal);
-      return true;
-    } catch {
-      modelSlots.release();
-      return false;
-    }
-  };
-  const releaseBoth = () => {
-    globalSlots.release();
-    modelSlots.release();
-  };
   let nextJob = 0;
-  // A lane holds one model slot and one global slot while it has work, and hands them over
-  // only when work of an earlier priority is waiting: urgent batches overtake, and there is no
-  // release/re-acquire churn otherwise.
+  // A lane holds one model slot and one global slot while it has work, and hands them over only
+  // when work of an earlier priority is waiting or the model's adaptive limit was cut: urgent
+  // batches overtake, and there is no release/re-acquire churn otherwise (see LaneSlots).
   const lane = async (): Promise<void> => {
-    if (!(await acquireBoth())) return;
+    const slots = new LaneSlots(capacity, rt.limits.global, priority, stop.signal);
     try {
+      if (!(await slots.acquire())) return;
       while (nextJob < jobs.length && !stop.signal.aborted && !halted()) {
-        await runOne(jobs[nextJob++]);
-        if (modelSlots.hasWaiterBefore(priority) || globalSlots.hasWaiterBefore(priority)) {
-          releaseBoth();
-          if (!(await acquireBoth())) return;
-        }
+        await runOne(jobs[nextJob++], slots);
+        if (!(await slots.handOver())) return;
       }
-      releaseBoth();
-    } catch (err) {
-      releaseBoth();
-      throw err;
+    } finally {
+      slots.release();
     }
   };
 
@@ -130,5 +128,12 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     throw ApplicationFailure.create({ message: haltMessage, type: GATEWAY_AUTH_FAILED, nonRetryable: true });
   if (ctx.cancellationSignal.aborted)
     throw new CancelledFailure('chunk cancelled; in-flight requests finished');
+  if (!journal.complete() && budgetMeter.exhausted(input.batchId, input.options?.maxTokens)) {
+    throw ApplicationFailure.create({
+      message: `The batch's token budget of ${input.options?.maxTokens} tokens is used up.`,
+      type: BUDGET_EXCEEDED,
+      nonRetryable: true,
+    });
+  }
   return journal.totals();
 }

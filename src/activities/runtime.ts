@@ -2,30 +2,56 @@ import type { Config } from '../config';
 import { modelConcurrency } from '../config';
 import { GatewayClient } from '../gateway/client';
 import { PrioritySemaphore } from '../gateway/limiter';
+import { ModelCapacity } from '../gateway/model-capacity';
+import { loadTokenizer } from '../gateway/token-estimate';
 import type { ObjectStore } from '../storage/object-store';
 import { FileRepository } from '../storage/file-repository';
 
-/** Upstream capacity of this worker process: one global cap and one cap per model. */
+type LimitsConfig = Pick<
+  Config,
+  | 'GLOBAL_CONCURRENCY'
+  | 'MODEL_CONCURRENCY'
+  | 'MODEL_CONCURRENCY_OVERRIDES'
+  | 'MODEL_RATE_LIMITS'
+  | 'ADAPTIVE_CONCURRENCY'
+  | 'AIMD_DECREASE'
+  | 'AIMD_INCREASE'
+  | 'AIMD_WINDOW_MS'
+  | 'AIMD_TOLERANCE'
+>;
+
+/**
+ * Upstream capacity of this worker process: one global cap, and per model a cap that adapts to the
+ * gateway's 429/5xx answers plus optional requests/tokens-per-minute limits.
+ */
 export class ConcurrencyLimits {
   readonly global: PrioritySemaphore;
-  private readonly perModel = new Map<string, PrioritySemaphore>();
+  private readonly perModel = new Map<string, ModelCapacity>();
 
-  constructor(
-    private readonly config: Pick<
-      Config,
-      'GLOBAL_CONCURRENCY' | 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'
-    >,
-  ) {
+  constructor(private readonly config: LimitsConfig) {
     this.global = new PrioritySemaphore(config.GLOBAL_CONCURRENCY);
+    // Loaded at start rather than in the middle of a batch (it blocks the event loop for ~1 s).
+    if (Object.values(config.MODEL_RATE_LIMITS).some((l) => l.tpm !== undefined)) {
+      loadTokenizer().catch(() => undefined);
+    }
   }
 
-  model(name: string): PrioritySemaphore {
-    let sem = this.perModel.get(name);
-    if (!sem) {
-      sem = new PrioritySemaphore(modelConcurrency(this.config, name));
-      this.perModel.set(name, sem);
+  model(name: string): ModelCapacity {
+    let capacity = this.perModel.get(name);
+    if (!capacity) {
+      const c = this.config;
+      const aimd = c.ADAPTIVE_CONCURRENCY
+        ? {
+            decrease: c.AIMD_DECREASE,
+            increase: c.AIMD_INCREASE,
+            windowMs: c.AIMD_WINDOW_MS,
+            tolerance: c.AIMD_TOLERANCE,
+          }
+        : null;
+      capacity = new ModelCapacity(modelConcurrency(c, name), aimd, c.MODEL_RATE_LIMITS[name]);
+      this.perModel.set(name, capacity);
     }
-    return sem;
+    return capacity;
   }
 }
 

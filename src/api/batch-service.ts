@@ -8,9 +8,10 @@ import {
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Batch } from '../domain/batch';
 import { Batch as BatchSchema } from '../domain/batch';
-import { newBatch } from '../domain/batch-state';
+import { isTerminal, newBatch, type BatchOptions } from '../domain/batch-state';
 import { layout } from '../storage/layout';
 import type { ObjectStore } from '../storage/object-store';
+import { listReplays } from '../storage/replay-links';
 import {
   BATCH_CREATED_AT_SA,
   BATCH_STATUS_SA,
@@ -42,7 +43,8 @@ export class BatchService {
         { key: BATCH_TENANT_SA, value: input.tenant },
         { key: BATCH_CREATED_AT_SA, value: input.createdAt },
       ]),
-      memo: { batch: newBatch(input) },
+      // `options` (references and small values only) lets a dead-letter replay reuse them.
+      memo: { batch: newBatch(input), options: input.options ?? null },
     });
     return newBatch(input);
   }
@@ -55,11 +57,26 @@ export class BatchService {
     try {
       desc = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return this.snapshot(tenant, id);
+      if (err instanceof WorkflowNotFoundError) {
+        const stored = await this.snapshot(tenant, id);
+        return stored && this.withReplays(tenant, stored);
+      }
       throw err;
     }
     if (!this.owns(desc, tenant)) return null;
-    return this.fromDescription(desc);
+    return this.withReplays(tenant, await this.fromDescription(desc));
+  }
+
+  /** The governance options a batch was created with; null when unknown (e.g. past retention). */
+  async creationOptions(tenant: string, id: string): Promise<BatchOptions | null> {
+    try {
+      const desc = await this.client.workflow.getHandle(id).describe();
+      if (!this.owns(desc, tenant)) return null;
+      return (desc.memo as { options?: BatchOptions | null } | undefined)?.options ?? null;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
   }
 
   async cancel(tenant: string, id: string): Promise<CancelResult> {
@@ -125,7 +142,9 @@ export class BatchService {
     }
     found.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     const page = found.slice(0, opts.limit);
-    const data = await Promise.all(page.map((f) => this.fromDescription(f.desc)));
+    const data = await Promise.all(
+      page.map(async (f) => this.withReplays(tenant, await this.fromDescription(f.desc))),
+    );
     return { data, hasMore: found.length > opts.limit };
   }
 
@@ -182,6 +201,16 @@ export class BatchService {
         };
       }
     }
+  }
+
+  /**
+   * The workflow's Batch always has `x_replays: []`: replays are created after it ends, so their
+   * links live in storage. Only a terminal batch can have any, which spares running ones the read.
+   */
+  private async withReplays(tenant: string, batch: Batch): Promise<Batch> {
+    if (!isTerminal(batch.status)) return batch;
+    const replays = await listReplays(this.store, tenant, batch.id);
+    return replays.length > 0 ? { ...batch, x_replays: replays } : batch;
   }
 
   private async snapshot(tenant: string, id: string): Promise<Batch | null> {

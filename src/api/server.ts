@@ -3,9 +3,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError } from '../domain/api-error';
 import type { FileRepository } from '../storage/file-repository';
 import type { ObjectStore } from '../storage/object-store';
+import type { SecretBox } from '../security/secret-box';
 import type { BatchService } from './batch-service';
 import { registerBatchRoutes } from './batches-routes';
 import { registerFileRoutes } from './files-routes';
+import { registerReplayRoutes } from './replay-routes';
 
 export interface ApiDeps {
   store: ObjectStore;
@@ -15,6 +17,8 @@ export interface ApiDeps {
   completionWindows: string[];
   /** Client headers captured at batch creation and passed through to the gateway (lower-case). */
   passthroughHeaders?: string[];
+  /** Seals captured headers at rest (shared key with the workers). */
+  secrets: SecretBox;
   logLevel?: string;
 }
 
@@ -66,7 +70,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     batches: deps.batches,
     files: deps.files,
     completionWindows: deps.completionWindows,
-    options: { store: deps.store, passthroughHeaders: deps.passthroughHeaders ?? [] },
+    options: { store: deps.store, passthroughHeaders: deps.passthroughHeaders ?? [], secrets: deps.secrets },
   });
+  registerReplayRoutes(app, deps);
   return app;
 }

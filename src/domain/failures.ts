@@ -4,6 +4,9 @@
 /** The gateway answered 401/403: the batch halts and fails, nothing is retried. */
 export const GATEWAY_AUTH_FAILED = 'GatewayAuthFailed';
 
+/** A worker saw the batch's token budget used up: the batch stops (like a cancel), it does not fail. */
+export const BUDGET_EXCEEDED = 'BudgetExceeded';
+
 /** Batch error codes the workflow sets in `errors.data`. */
 export const BATCH_ERROR_CODES = {
   gatewayAuthFailed: 'gateway_auth_failed',

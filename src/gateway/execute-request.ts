@@ -27,6 +27,16 @@ export interface ExecuteOptions {
   /** Aborting stops further attempts; an attempt already sent is allowed to finish. */
   stop?: AbortSignal;
   random?: () => number;
+  /**
+   * Told of every attempt's answer (its HTTP status, or 'transport' when there was none) and when it
+   * was sent (performance.now()), so adaptive concurrency sees each 429/5xx, not only the last.
+   */
+  onAttempt?: (result: number | 'transport', sentAt: number) => void;
+  /**
+   * Replaces the wait before a retry (default: sleep, ended by `stop`), so the caller can give its
+   * capacity back while waiting and take it again before the retry. A rejection ends as `aborted`.
+   */
+  retryWait?: (ms: number) => Promise<void>;
 }
 
 const header = (h: Record<string, string | string[] | undefined>, name: string): string | null => {
@@ -43,8 +53,10 @@ export async function executeRequest(
 ): Promise<RequestOutcome> {
   for (let attempt = 1; ; attempt++) {
     let wait: number;
+    const sentAt = opts.onAttempt ? performance.now() : 0;
     try {
       const res = await client.post(path, body, opts.headers);
+      opts.onAttempt?.(res.status, sentAt);
       const statusClass = classifyStatus(res.status);
       if (statusClass !== 'retryable' || attempt >= opts.maxAttempts) {
         return {
@@ -65,6 +77,7 @@ export async function executeRequest(
       );
     } catch (err) {
       if (!(err instanceof TransportError)) throw err;
+      opts.onAttempt?.('transport', sentAt);
       if (attempt >= opts.maxAttempts) {
         return {
           kind: 'transport_error',
@@ -77,7 +90,7 @@ export async function executeRequest(
     }
     if (opts.stop?.aborted) return { kind: 'aborted', attempts: attempt };
     try {
-      await sleep(wait, undefined, { signal: opts.stop });
+      await (opts.retryWait ? opts.retryWait(wait) : sleep(wait, undefined, { signal: opts.stop }));
     } catch {
       return { kind: 'aborted', attempts: attempt };
     }

@@ -21,6 +21,16 @@ export const simulatorOptionsSchema = z.object({
   timeoutMs: ms.default(30_000),
   /** When set, any other bearer token (or none) gets 401. */
   requiredApiKey: z.string().min(1).optional(),
+  /**
+   * Throttling like a gateway at capacity: a call arriving while this many calls of its model are
+   * being served gets 429 at once, with Retry-After `retryAfterS`. 0 turns it off.
+   */
+  rateLimitConcurrency: z.number().int().min(0).default(0),
+  /**
+   * Requests per minute per model (a bucket of one second's worth): a call beyond it gets 429 at
+   * once, with Retry-After until the next call would pass. 0 turns it off.
+   */
+  rateLimitRpm: ms.default(0),
 });
 
 export type SimulatorOptions = z.infer<typeof simulatorOptionsSchema>;
@@ -41,6 +51,8 @@ export const simulatorPatchSchema = z
     retryAfterS: ms,
     timeoutMs: ms,
     requiredApiKey: z.string().min(1).nullable(),
+    rateLimitConcurrency: z.number().int().min(0),
+    rateLimitRpm: ms,
   })
   .partial()
   .strict();
@@ -82,5 +94,7 @@ export function simulatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Si
     retryAfterS: envNumber(env, 'SIM_RETRY_AFTER_S'),
     timeoutMs: envNumber(env, 'SIM_TIMEOUT_MS'),
     requiredApiKey: envString(env, 'SIM_REQUIRED_API_KEY'),
+    rateLimitConcurrency: envNumber(env, 'SIM_RATE_LIMIT_CONCURRENCY'),
+    rateLimitRpm: envNumber(env, 'SIM_RATE_LIMIT_RPM'),
   });
 }

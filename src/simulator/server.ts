@@ -37,6 +37,7 @@ import {
   type Json,
 } from './responses';
 import { StatsStore, type BatchStats, type SimulatorStats } from './stats';
+import { Throttle } from './throttle';
 
 export type { SimulatorOptions, SimulatorPatch, SimulatorSettings } from './config';
 export type { BatchStats, InFlightCounters, SimulatorStats } from './stats';
@@ -134,6 +135,7 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
   const settings = settingsFrom(options);
   let store = new StatsStore();
   let seq = 0;
+  const throttle = new Throttle();
 
   const app = Fastify({
     logger: false,
@@ -192,6 +194,10 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     let payload: Json | undefined;
     let fault: FaultDecision | undefined;
     let delay = s.latencyMs;
+    let retryAfterS = s.retryAfterS;
+    // Set when the throttle admitted the call: it must leave the throttle's count exactly once.
+    let admitted: string | undefined;
+    let refusal: number | null;
     const markers = body ? parseMarkers(raw) : NO_MARKERS;
 
     if (s.requiredApiKey !== undefined && headers.authorization !== `Bearer ${s.requiredApiKey}`) {
@@ -222,7 +228,14 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
         null,
         'stream',
       );
+    } else if ((refusal = throttle.admit(model, s, Date.now())) !== null) {
+      // Throttled: answered at once, as a gateway's rate limiter does, before any work is done.
+      status = 429;
+      payload = faultErrorBody(429);
+      retryAfterS = refusal;
+      delay = 0;
     } else {
+      admitted = model;
       fault = markerFault(markers, call.attempt) ?? rateFault(s, call.recordKey, call.attempt);
       if (markers.delayMs !== undefined) delay = markers.delayMs;
       else delay += jitterFor(s, call.recordKey, call.attempt);
@@ -240,29 +253,34 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
 
     let timer: NodeJS.Timeout | undefined;
     const res = reply.raw;
+    const finish = (outcome: string): void => {
+      if (call.finished) return;
+      call.finish(outcome);
+      if (admitted !== undefined) throttle.leave(admitted);
+    };
     // Fires after the answer is written or when the client disconnects first: either way the timer
     // must not outlive the call, and the call must leave the in-flight counts exactly once.
     res.once('close', () => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      call.finish('aborted');
+      finish('aborted');
     });
 
     const answer = (): void => {
       timer = undefined;
       if (call.finished) return;
       if (fault?.kind === 'reset') {
-        call.finish('reset');
+        finish('reset');
         req.raw.socket.destroy();
         return;
       }
-      call.finish(String(status));
+      finish(String(status));
       // `#sim:flag` on any answered request: the gateway's `action: flag` policy hit, reported
       // the way governed gateways do, in a response header (the answer itself is delivered).
       if (markers.flag && status === 200) reply.header('x-governance-action', 'flag');
       if (status === 429) {
-        reply.header('retry-after', String(s.retryAfterS));
-        reply.header('retry-after-ms', String(Math.round(s.retryAfterS * 1000)));
+        reply.header('retry-after', String(retryAfterS));
+        reply.header('retry-after-ms', String(Math.round(retryAfterS * 1000)));
       }
       void reply.code(status).send(payload);
     };

@@ -15,7 +15,7 @@ import type { BatchActivities } from '../activities';
 import type { Batch, BatchError, BatchStatus } from '../domain/batch';
 import { addGovernance, addUsage, isTerminal, newBatch } from '../domain/batch-state';
 import { zeroCounts } from '../domain/counts';
-import { BATCH_ERROR_CODES, GATEWAY_AUTH_FAILED } from '../domain/failures';
+import { BATCH_ERROR_CODES, BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
 import { BATCH_STATUS_SA, cancelSignal, cancelUpdate, getBatchQuery, progressSignal } from './definitions';
 import { modelShardWorkflow } from './model-shard';
 import type { BatchWorkflowInput, MissingCode, ModelPlan } from './types';
@@ -34,11 +34,13 @@ const { finalize, saveSnapshot } = proxyActivities<BatchActivities>({
 /** Per-model child workflows running at once for one batch (bounded fan-out). */
 const PARALLEL_MODELS = 8;
 
-type StopReason = 'cancelled' | 'expired';
+/** Why a batch stops early: a cancel request, its completion window, or its token budget. */
+type StopReason = 'cancelled' | 'expired' | 'budget';
 
 const MISSING_CODE: Record<StopReason | 'failed', MissingCode> = {
   cancelled: 'batch_cancelled',
   expired: 'batch_expired',
+  budget: 'budget_exceeded',
   failed: 'batch_failed',
 };
 
@@ -55,12 +57,16 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     batch.status = status;
     upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
   };
-  const requestCancel = () => {
+  // Cancel and a used-up budget stop the batch the same way: drain, then finalize what is done.
+  const requestStop = (reason: 'cancelled' | 'budget') => {
     if (state.stop || isTerminal(batch.status) || batch.status === 'finalizing') return;
-    state.stop = 'cancelled';
+    state.stop = reason;
+    if (reason === 'budget' && batch.x_budget) batch.x_budget.exceeded = true;
     batch.cancelling_at = now();
     setStatus('cancelling');
   };
+  const requestCancel = () => requestStop('cancelled');
+  const overBudget = () => !!batch.x_budget && batch.usage.total_tokens >= batch.x_budget.max_tokens;
 
   setHandler(getBatchQuery, () => batch);
   setHandler(cancelSignal, requestCancel);
@@ -78,6 +84,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
       batch.x_quality.passed += delta.quality.passed;
     }
     if (batch.x_budget) batch.x_budget.used_tokens = batch.usage.total_tokens;
+    if (overBudget()) requestStop('budget');
   });
   // A workflow cancellation (e.g. from the Temporal Web UI) is handled like the cancel signal:
   // the batch drains and ends `cancelled` with partial output rather than being torn down.
@@ -114,7 +121,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     if (!state.stop) {
       batch.in_progress_at = now();
       setStatus('in_progress');
-      failure = await runModels(input, plan.models, plan.segmentsPerChunk, () => state.stop);
+      failure = await runModels(input, plan.models, plan.segmentsPerChunk, () => state.stop, () => requestStop('budget'));
     }
     expiry.cancel();
 
@@ -141,7 +148,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
       batch.errors = { object: 'list', data: [failure] };
       batch.failed_at = now();
       setStatus('failed');
-    } else if (stop === 'cancelled') {
+    } else if (stop === 'cancelled' || stop === 'budget') {
       batch.cancelled_at = now();
       setStatus('cancelled');
     } else if (stop === 'expired') {
@@ -165,6 +172,7 @@ async function runModels(
   models: ModelPlan[],
   segmentsPerChunk: number,
   stopped: () => StopReason | null,
+  budgetUsedUp: () => void,
 ): Promise<BatchError | null> {
   const scope = new CancellationScope();
   let failure: BatchError | null = null;
@@ -193,7 +201,9 @@ async function runModels(
         });
       } catch (err) {
         if (isCancellation(err) && scope.consideredCancelled) return;
-        failure ??= toBatchError(err);
+        // A worker saw the token budget used up: the batch stops like a cancel, it does not fail.
+        if (failureType(err) === BUDGET_EXCEEDED) budgetUsedUp();
+        else failure ??= toBatchError(err);
       }
     }
   };
@@ -208,6 +218,13 @@ async function runModels(
     await all.catch(() => undefined);
   }
   return failure;
+}
+
+/** The type of the application failure under a child's failure, if any. */
+function failureType(err: unknown): string | undefined {
+  let cause: unknown = err;
+  while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
+  return cause instanceof ApplicationFailure ? cause.type ?? undefined : undefined;
 }
 
 /** Names the batch error after the failure that stopped a child (gateway auth, or anything else). */

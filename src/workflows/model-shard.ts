@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
 import { addCounts, zeroCounts } from '../domain/counts';
-import { GATEWAY_AUTH_FAILED } from '../domain/failures';
+import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
 import { progressSignal } from './definitions';
 import type { Counts, ModelShardInput } from './types';
 
@@ -27,7 +27,7 @@ const { processChunk } = proxyActivities<BatchActivities>({
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 20,
-    nonRetryableErrorTypes: [GATEWAY_AUTH_FAILED],
+    nonRetryableErrorTypes: [GATEWAY_AUTH_FAILED, BUDGET_EXCEEDED],
   },
 });
 

@@ -89,6 +89,11 @@ export class ChunkJournal {
     if (--seg.remaining === 0) await this.markDone(seg);
   }
 
+  /** True when every request of the chunk has a result. */
+  complete(): boolean {
+    return this.segments.every((seg) => seg.remaining === 0);
+  }
+
   /** Closes journals of segments left unfinished (cancelled, halted). */
   async close(): Promise<void> {
     for (const seg of this.segments)

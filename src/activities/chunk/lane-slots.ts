@@ -1,0 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RequestOutcome } from '../../gateway/execute-request';
+import type { PrioritySemaphore } from '../../gateway/limiter';
+import type { ModelCapacity } from '../../gateway/model-capacity';
+import { estimateRequestTokens } from '../../gateway/token-estimate';
+import type { TokenCounts } from '../../gateway/usage';
+
+/**
+ * The capacity one lane of a chunk holds: a model slot and a global slot, taken in that order and
+ * by priority. A lane keeps them from request to request (no churn), and gives them back
+ * - between requests, when work of an earlier priority waits or the model's adaptive limit fell
+ *   below the slots held (so a cut takes effect within one request per lane);
+ * - while a request waits to retry (it is not in flight, and its retry must pass the limits again);
+ * - the global slot only, while it waits for the model's rate limit (other models keep using it).
+ */
+export class LaneSlots {
+  private model = false;
+  private global = false;
+
+  constructor(
+    private readonly capacity: ModelCapacity,
+    private readonly globalSlots: PrioritySemaphore,
+    private readonly priority: number,
+    private readonly stop: AbortSignal,
+  ) {}
+
+  /** Takes whichever slot is not held yet; false when the chunk is stopped first. */
+  async acquire(): Promise<boolean> {
+    try {
+      if (!this.model) {
+        await this.capacity.slots.acquire(this.priority, this.stop);
+        this.model = true;
+      }
+      if (!this.global) {
+        await this.globalSlots.acquire(this.priority, this.stop);
+        this.global = true;
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  release(): void {
+    if (this.global) this.globalSlots.release();
+    if (this.model) this.capacity.slots.release();
+    this.global = this.model = false;
+  }
+
+  /** Between requests: gives the slots back and queues again when someone else should go first. */
+  async handOver(): Promise<boolean> {
+    if (
+      this.capacity.overLimit ||
+      this.capacity.slots.hasWaiterBefore(this.priority) ||
+      this.globalSlots.hasWaiterBefore(this.priority)
+    ) {
+      this.release();
+    }
+    return this.acquire();
+  }
+
+  /**
+   * Right before a request's first attempt: takes one request and its estimated tokens from the
+   * model's rate limits. Returns the tokens charged (for `settle`), or null when stopped while waiting.
+   */
+  async admit(body: string): Promise<number | null> {
+    const rate = this.capacity.rate;
+    if (!rate) return 0;
+    const tokens = rate.countsTokens ? await estimateRequestTokens(body) : 0;
+    if (rate.tryTake(tokens)) return tokens;
+    return (await this.waitForRate(tokens)) ? tokens : null;
+  }
+
+  /** executeRequest's retryWait: no slots are held during the wait, and the retry is admitted afresh. */
+  readonly retryWait = async (ms: number): Promise<void> => {
+    this.release();
+    await sleep(ms, undefined, { signal: this.stop });
+    if (!(await this.acquireModel())) throw new Error('stopped');
+    // A retry is a request too (for requests per minute); its tokens were charged with the first attempt.
+    if (this.capacity.rate && !this.capacity.rate.tryTake(0) && !(await this.waitForRate(0))) {
+      throw new Error('stopped');
+    }
+    if (!(await this.acquire())) throw new Error('stopped');
+  };
+
+  /** executeRequest's onAttempt: every answer feeds the model's adaptive limit. */
+  get onAttempt(): (result: number | 'transport', sentAt: number) => void {
+    return this.capacity.onAttempt;
+  }
+
+  /**
+   * Reconciles the tokens charged before sending with what the request really used: the reported
+   * usage for a 2xx that reports it, nothing for an answer the model never ran (409, other 4xx), and
+   * the estimate when unknown (no answer, or 5xx after the last attempt).
+   */
+  settle(charged: number, outcome: RequestOutcome, tokens: TokenCounts): void {
+    const rate = this.capacity.rate;
+    if (!rate?.countsTokens || outcome.kind !== 'response') return;
+    let used: number;
+    if (outcome.statusClass === 'success') {
+      used = tokens.input + tokens.output;
+      if (used === 0) return;
+    } else if (outcome.statusClass === 'retryable') return;
+    else used = 0;
+    rate.adjustTokens(charged - used);
+  }
+
+  private async acquireModel(): Promise<boolean> {
+    if (this.model) return true;
+    try {
+      await this.capacity.slots.acquire(this.priority, this.stop);
+      this.model = true;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits for the rate limit holding only the model slot, then takes the global slot again. */
+  private async waitForRate(tokens: number): Promise<boolean> {
+    if (this.global) {
+      this.globalSlots.release();
+      this.global = false;
+    }
+    try {
+      await this.capacity.rate!.take(tokens, this.stop);
+    } catch {
+      return false;
+    }
+    return this.acquire();
+  }
+}

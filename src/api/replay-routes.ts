@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../domain/api-error';
+import { replayBatch, ReplayBody, type ReplayDeps } from './replay';
+import { tenantOf } from './tenant';
+
+const IdParams = z.object({ id: z.string() });
+
+/** POST /v1/batches/{id}/replay: dead-letter replay of a finished batch's failed lines (our extension). */
+export function registerReplayRoutes(app: FastifyInstance, deps: ReplayDeps): void {
+  app.post('/v1/batches/:id/replay', async (req) => {
+    const { id } = IdParams.parse(req.params);
+    // The body is optional: none (or `null`) replays every failed line with the original's settings.
+    const parsed = ReplayBody.safeParse(req.body ?? {}, { reportInput: true });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      if (issue.code === 'unrecognized_keys') {
+        throw ApiError.invalid(
+          `Unknown parameter: '${issue.keys[0]}'.`,
+          issue.keys[0] ?? null,
+          'unknown_parameter',
+        );
+      }
+      if (issue.path.length === 0) throw ApiError.invalid('The request body must be a JSON object.');
+      throw ApiError.fromZod(parsed.error);
+    }
+    return replayBatch(deps, tenantOf(req), id, parsed.data);
+  });
+}
