@@ -219,6 +219,7 @@ async function main() {
           n: Number(values.n ?? 20_000),
           latencyMs: Number(values.latency ?? 200),
           concurrency: Number(values.concurrency ?? 200),
+          padBytes: Number(values.pad ?? 0),
         },
       ]
     : [
