@@ -91,7 +91,12 @@ export const ConfigSchema = z.object({
   /** Comma-separated allow-list of models; empty serves any model. */
   ALLOWED_MODELS: list(''),
   /** Requests per stored input segment (the unit of journaling and resumption). */
-  SEGMENT_SIZE: int(100, 1),
+  SEGMENT_SIZE: z.coerce.number().int().min(1).max(4096).default(100),
+  /** Identical request bodies within a batch are sent once and their answer fanned out to each custom_id. */
+  DEDUPE_IDENTICAL_REQUESTS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Encrypts captured pass-through headers at rest; required when API and workers do not share DATA_DIR. */
   SECRETS_KEY: z.string().optional(),
   /** Client headers (comma-separated) captured at batch creation and sent with every upstream call. */

@@ -82,6 +82,46 @@ describe('governance outcomes', () => {
   });
 });
 
+describe('response cache', () => {
+  it('sends identical request bodies once and fans the answer out to each custom_id', async () => {
+    // 5 distinct bodies × 4 requests each, and one blocked body twice, spread over segments.
+    const lines: RequestLine[] = [];
+    for (let copy = 0; copy < 4; copy++)
+      for (let b = 0; b < 5; b++) lines.push(chatLine(`c-${b}-${copy}`, 'gpt-4o-mini', `same question ${b}`));
+    lines.push(
+      chatLine('blocked-a', 'gpt-4o-mini', 'forbidden #sim:409'),
+      chatLine('blocked-b', 'gpt-4o-mini', 'forbidden #sim:409'),
+    );
+    const done = await waitForBatch(stack.openai, (await createWith(lines, {})).id);
+    expect(done.status).toBe('completed');
+    expect(stack.sim.batch(done.id).calls).toBe(6);
+    expect(done.request_counts).toEqual({ total: 22, completed: 20, failed: 2 });
+    expect(done.x_governance).toMatchObject({ succeeded: 20, blocked: 2, cached: 16 });
+
+    type Line = Awaited<ReturnType<typeof readResultFile>>[number] & {
+      x_governance: { cached: boolean; attempts: number };
+    };
+    const output = (await readResultFile(stack.openai, done.output_file_id)) as Line[];
+    expect(new Set(output.map((l) => l.custom_id)).size).toBe(20);
+    expect(new Set(output.map((l) => l.id)).size).toBe(20);
+    for (const l of output) {
+      const b = l.custom_id.split('-')[1];
+      expect(l.response!.body.choices[0].message.content).toBe(`echo: same question ${b}`);
+      expect(l.x_governance.cached).toBe(l.custom_id.endsWith('-0') ? false : true);
+    }
+    // Usage counts the tokens spent upstream: five answers, not twenty.
+    const spent = output
+      .filter((l) => !l.x_governance.cached)
+      .reduce((n, l) => n + (l.response!.body.usage.total_tokens as number), 0);
+    expect(done.usage.total_tokens).toBe(spent);
+    const errors = (await readResultFile(stack.openai, done.error_file_id)) as Line[];
+    expect(errors.map((l) => [l.custom_id, l.response!.status_code, l.x_governance.cached]).sort()).toEqual([
+      ['blocked-a', 409, false],
+      ['blocked-b', 409, true],
+    ]);
+  });
+});
+
 describe('token budget', () => {
   it('stops the batch once x_max_tokens are used: the rest is budget_exceeded, nothing lost', async () => {
     const total = 300;

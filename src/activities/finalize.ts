@@ -2,15 +2,63 @@ import { Context } from '@temporalio/activity';
 import { DEFAULT_FILE_TTL_SECONDS } from '../domain/file';
 import { emptyGovernance, emptyUsage } from '../domain/batch-state';
 import { addTokens } from '../gateway/usage';
-import { derivedFileId } from '../ids';
-import { parseJournal } from '../results/journal';
-import { countTags } from '../results/outcome';
+import { derivedFileId, newRequestLineId } from '../ids';
+import { parseJournal, type JournalEntry } from '../results/journal';
+import { countTags, outcomeTags, type LineGovernance } from '../results/outcome';
 import { notRunLine } from '../results/result-line';
-import { parseSegment } from '../results/segment';
+import { parseSegment, type SegmentRequest } from '../results/segment';
 import { layout } from '../storage/layout';
-import type { ObjectWriter } from '../storage/object-store';
+import type { ObjectStore, ObjectWriter } from '../storage/object-store';
 import type { FinalizeInput, FinalizeResult } from '../workflows/types';
 import type { ActivityRuntime } from './runtime';
+
+/** Parsed segments and journals of one model shard, the most recent few kept for repeats. */
+class SegmentResults {
+  private readonly cache = new Map<
+    number,
+    { requests: SegmentRequest[]; results: Map<string, JournalEntry> }
+  >();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly tenant: string,
+    private readonly batchId: string,
+    private readonly model: number,
+  ) {}
+
+  async get(s: number): Promise<{ requests: SegmentRequest[]; results: Map<string, JournalEntry> }> {
+    const hit = this.cache.get(s);
+    if (hit) return hit;
+    const segment = await this.store.get(layout.segment(this.tenant, this.batchId, this.model, s));
+    if (!segment) throw new Error(`segment ${this.model}/${s} of ${this.batchId} is missing`);
+    const journal = await this.store.get(layout.journal(this.tenant, this.batchId, this.model, s));
+    const loaded = {
+      requests: parseSegment(segment.toString('utf8')),
+      results: parseJournal(journal?.toString('utf8') ?? ''),
+    };
+    if (this.cache.size >= 32) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(s, loaded);
+    return loaded;
+  }
+}
+
+/** The first request's result as the line of a repeat: its own id and custom_id, marked cached. */
+function cachedCopy(answer: JournalEntry, customIdJson: string): JournalEntry {
+  const line = JSON.parse(answer.line) as { x_governance: LineGovernance } & Record<string, unknown>;
+  const governance: LineGovernance = { ...line.x_governance, attempts: 0, cached: true };
+  const copy = {
+    ...line,
+    id: newRequestLineId(),
+    custom_id: JSON.parse(customIdJson) as string,
+    x_governance: governance,
+  };
+  return {
+    kind: answer.kind,
+    tokens: answer.tokens,
+    tags: outcomeTags(governance),
+    line: JSON.stringify(copy),
+  };
+}
 
 /**
  * Assembles the output and error files by walking the input segments in order: each request
@@ -30,17 +78,24 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
   let failed = 0;
   try {
     for (const model of input.models) {
+      const segments = new SegmentResults(store, input.tenant, input.batchId, model.index);
       for (let s = 0; s < model.segments; s++) {
-        const segment = await store.get(layout.segment(input.tenant, input.batchId, model.index, s));
-        if (!segment) throw new Error(`segment ${model.index}/${s} of ${input.batchId} is missing`);
-        const journal =
-          (await store.get(layout.journal(input.tenant, input.batchId, model.index, s)))?.toString('utf8') ??
-          '';
-        const results = parseJournal(journal);
+        const { requests, results } = await segments.get(s);
         let outText = '';
         let errText = '';
-        for (const req of parseSegment(segment.toString('utf8'))) {
-          const entry = results.get(req.customIdJson);
+        for (const req of requests) {
+          let entry = results.get(req.customIdJson);
+          let copied = false;
+          if (!entry && req.sameAs) {
+            // A repeated body: the first request's answer, fanned out to this custom_id.
+            const first = await segments.get(req.sameAs.segment);
+            const original = first.requests[req.sameAs.offset];
+            const answer = original?.body === req.body ? first.results.get(original.customIdJson) : undefined;
+            if (answer) {
+              entry = cachedCopy(answer, req.customIdJson);
+              copied = true;
+            }
+          }
           if (entry?.kind === 'o') {
             outText += entry.line + '\n';
             completed++;
@@ -49,7 +104,8 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
             failed++;
           }
           if (entry) {
-            addTokens(usage, entry.tokens);
+            // Tokens were spent once, by the first request: a fanned-out copy adds none.
+            if (!copied) addTokens(usage, entry.tokens);
             countTags(tally, entry.tags);
           }
         }

@@ -4,7 +4,7 @@ import type { BatchError } from '../domain/batch';
 import { checkInputLine } from '../domain/input-line';
 import { modelConcurrency } from '../config';
 import { layout } from '../storage/layout';
-import { formatSegmentLine } from '../results/segment';
+import { formatSegmentLine, packPlace, unpackPlace } from '../results/segment';
 import { HashIndex } from '../ingest/hash-index';
 import type { ActivityRuntime } from './runtime';
 import type { IngestInput, IngestResult, ModelPlan } from '../workflows/types';
@@ -20,6 +20,8 @@ interface ModelShard {
   requests: number;
   segments: number;
   buffer: string[];
+  /** Bodies seen in this shard → place of their first request (when deduplication is on). */
+  bodies: HashIndex | null;
 }
 
 /** Reads the custom_ids of the first occurrences and keeps the suspects that really repeat one. */
@@ -118,10 +120,25 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     if (errors.length > 0) continue; // the batch will fail: only keep validating
     let shard = shards.get(check.model);
     if (!shard) {
-      shard = { index: shards.size, model: check.model, requests: 0, segments: 0, buffer: [] };
+      shard = {
+        index: shards.size,
+        model: check.model,
+        requests: 0,
+        segments: 0,
+        buffer: [],
+        bodies: config.DEDUPE_IDENTICAL_REQUESTS ? new HashIndex() : null,
+      };
       shards.set(check.model, shard);
     }
-    shard.buffer.push(formatSegmentLine(customId, check.line.body));
+    const bodyJson = JSON.stringify(check.line.body);
+    let sameAs: { segment: number; offset: number } | undefined;
+    if (shard.bodies) {
+      const place = packPlace(shard.segments, shard.buffer.length);
+      const first = shard.bodies.addOrGet(bodyJson, place);
+      // A hash hit is a suspect: the chunk compares the bodies before reusing an answer.
+      if (first !== 0) sameAs = unpackPlace(first);
+    }
+    shard.buffer.push(formatSegmentLine(customId, bodyJson, sameAs));
     shard.requests++;
     if (shard.buffer.length >= config.SEGMENT_SIZE) {
       writes.push(flush(shard));

@@ -121,7 +121,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     if (!state.stop) {
       batch.in_progress_at = now();
       setStatus('in_progress');
-      failure = await runModels(input, plan.models, plan.segmentsPerChunk, () => state.stop, () => requestStop('budget'));
+      failure = await runModels(
+        input,
+        plan.models,
+        plan.segmentsPerChunk,
+        () => state.stop,
+        () => requestStop('budget'),
+      );
     }
     expiry.cancel();
 
@@ -224,7 +230,7 @@ async function runModels(
 function failureType(err: unknown): string | undefined {
   let cause: unknown = err;
   while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
-  return cause instanceof ApplicationFailure ? cause.type ?? undefined : undefined;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
 /** Names the batch error after the failure that stopped a child (gateway auth, or anything else). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatEntry, journalRepairPrefix, parseJournal } from '../../src/results/journal';
-import { formatSegmentLine, parseSegment } from '../../src/results/segment';
+import { formatSegmentLine, packPlace, parseSegment, unpackPlace } from '../../src/results/segment';
 
 const tokens = { input: 3, cached: 1, output: 5, reasoning: 0 };
 
@@ -33,13 +33,18 @@ describe('segment journal', () => {
     expect(parseJournal(text).get('"a"')?.line).toBe('{"first":1}');
   });
 
-  it('stores segment requests without re-encoding their bodies', () => {
+  it('stores segment requests without re-encoding their bodies, with a reference for repeats', () => {
+    const body = JSON.stringify({ model: 'm', messages: [{ content: 'x\ty' }] });
     const text =
-      formatSegmentLine('id\n1', { model: 'm', messages: [{ content: 'x\ty' }] }) +
-      formatSegmentLine('id2', {});
+      formatSegmentLine('id\n1', body) +
+      formatSegmentLine('id2', '{}') +
+      formatSegmentLine('id3', body, { segment: 7, offset: 42 });
     const reqs = parseSegment(text);
-    expect(reqs).toHaveLength(2);
+    expect(reqs).toHaveLength(3);
     expect(JSON.parse(reqs[0].customIdJson)).toBe('id\n1');
     expect(JSON.parse(reqs[0].body)).toEqual({ model: 'm', messages: [{ content: 'x\ty' }] });
+    expect(reqs[0].sameAs).toBeUndefined();
+    expect(reqs[2]).toEqual({ customIdJson: '"id3"', body, sameAs: { segment: 7, offset: 42 } });
+    expect(unpackPlace(packPlace(7, 42))).toEqual({ segment: 7, offset: 42 });
   });
 });

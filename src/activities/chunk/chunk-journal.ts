@@ -61,9 +61,13 @@ export class ChunkJournal {
         repair: journalRepairPrefix(journalText),
         appender: null,
       };
-      for (const req of parseSegment(text.toString('utf8'))) {
+      const requests = parseSegment(text.toString('utf8'));
+      for (const req of requests) {
         const entry = finished.get(req.customIdJson);
         if (entry) countResult(seg.counts, entry.kind, entry.tokens, entry.tags);
+        // A repeat of an earlier body is answered from that request's result at finalize — once
+        // the bodies are confirmed equal (the ingest index is a hash; a collision is sent normally).
+        else if (req.sameAs && (await j.sameBody(req, s, requests))) continue;
         else {
           j.jobs.push({ seg, req });
           seg.remaining++;
@@ -73,6 +77,21 @@ export class ChunkJournal {
     }
     for (const seg of j.segments) if (seg.remaining === 0) await j.markDone(seg);
     return j;
+  }
+
+  private readonly originals = new Map<number, SegmentRequest[]>();
+
+  /** True when the request's body equals that of the first request it names (same shard). */
+  private async sameBody(req: SegmentRequest, segment: number, current: SegmentRequest[]): Promise<boolean> {
+    const { segment: at, offset } = req.sameAs!;
+    let requests = at === segment ? current : this.originals.get(at);
+    if (!requests) {
+      const { tenant, batchId, modelIndex } = this.input;
+      const text = await this.store.get(layout.segment(tenant, batchId, modelIndex, at));
+      requests = text ? parseSegment(text.toString('utf8')) : [];
+      this.originals.set(at, requests);
+    }
+    return requests[offset]?.body === req.body;
   }
 
   async record(job: Job, kind: ResultKind, tokens: TokenCounts, tags: string, line: string): Promise<void> {
