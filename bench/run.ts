@@ -115,6 +115,7 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       GLOBAL_CONCURRENCY: String(r.concurrency),
       MODEL_CONCURRENCY: String(r.concurrency),
       MAX_REQUESTS_PER_BATCH: String(Math.max(r.n, 50_000)),
+      MAX_UPLOAD_BYTES: String(4 * 1024 ** 3),
       LOG_LEVEL: 'warn',
     };
     // BENCH_PROFILE_DIR=<dir> writes V8 CPU profiles of the worker and the API (see BENCHMARKS.md).
