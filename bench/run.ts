@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
 import { startDevServer } from '../src/temporal/dev-server';
 import { freePort } from '../test/harness/ports';
-import { spawnEntry, type Proc } from '../test/harness/processes';
+import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
 
 const ROOT = resolve(__dirname, '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -122,7 +122,14 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
     const profile = process.env.BENCH_PROFILE_DIR
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
       : [];
-    const worker = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/, profile);
+    // The worker runs with the same V8 flags as `npm run worker` (WORKER_NODE_FLAGS).
+    const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? WORKER_NODE_FLAGS.join(' '))
+      .split(' ')
+      .filter(Boolean);
+    const worker = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/, [
+      ...workerFlags,
+      ...profile,
+    ]);
     const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/, profile);
     procs.push(worker, api);
     const input = join(dir, 'input.jsonl');

@@ -7,7 +7,7 @@ import type { Batch } from '../../src/domain/batch';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { chatLine, readResultFile, toJsonl, uploadJsonl } from '../harness/batches';
 import { freePort } from '../harness/ports';
-import { spawnEntry, type Proc } from '../harness/processes';
+import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../harness/processes';
 
 // The durability promise, with every part a separate OS process: the Temporal dev server (with
 // its database file), the worker, the API and the gateway simulator. We kill -9 the worker
@@ -62,7 +62,13 @@ describe('crash recovery', () => {
       LOG_LEVEL: 'warn',
     };
     const startWorker = async () => {
-      const p = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/);
+      const p = await spawnEntry(
+        'worker',
+        'src/main/worker.ts',
+        env,
+        /polling task queue/,
+        WORKER_NODE_FLAGS,
+      );
       procs.push(p);
       return p;
     };
