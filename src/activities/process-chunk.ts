@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
@@ -90,6 +91,8 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   };
 
   const capacity = rt.limits.model(input.model);
+  // Every lane may wait on the stop signal at once (slots, rate limits, retry delays): no leak.
+  setMaxListeners(0, stop.signal);
   // Earlier deadlines first; within a batch, earlier chunks first (so work finishes in order).
   const priority = input.deadline * 1_000_000 + input.fromSegment;
   let nextJob = 0;

@@ -2,12 +2,15 @@
  * Adaptive concurrency for one model: additive increase, multiplicative decrease (AIMD), as TCP
  * does for its congestion window. Pure logic with an injected clock, so it is unit-tested alone.
  *
- * Every attempt's answer is fed in. Each non-congested answer raises the limit by
- * `increase / limit`, i.e. by about `increase` per round trip of a full limit of requests. Congestion
- * (429, 5xx, no answer) is judged per window: a window closes once it has lasted `windowMs` and
- * holds at least `limit` answers (about one round trip), and the limit is cut by `decrease` when more
- * than `tolerance` of the window's answers were congested. So a burst of 429s cuts once, not once per
- * 429, and isolated 5xx do not cut at all.
+ * Every attempt's answer is fed in. Each answer that is not congestion raises the limit by
+ * `increase / limit`, i.e. by about `increase` per round trip of a full limit of requests, up to the
+ * cap. Congestion cuts the limit by the factor `decrease` (never below 1):
+ * - a 429 is the gateway saying "slower" in so many words: it cuts at once;
+ * - 5xx, 408 and missing answers may just be errors: they are judged per window, which closes once
+ *   it has lasted `windowMs` and holds at least `limit` answers (about one round trip), or as soon as
+ *   `limit` of its answers were congested; it cuts when more than `tolerance` of them were.
+ * Answers to attempts sent before the last cut are ignored: they describe the old limit. So a burst of
+ * 429s from the requests in flight cuts once, not once per 429, and isolated 5xx never cut.
  */
 export interface AimdOptions {
   /** The configured cap: the limit starts there and never rises above it. */
@@ -16,18 +19,21 @@ export interface AimdOptions {
   decrease: number;
   /** Slots added per round trip while the gateway keeps up. */
   increase: number;
-  /** Shortest span over which congestion is judged, and so the shortest time between two cuts. */
+  /** Shortest span over which 5xx and missing answers are judged. */
   windowMs: number;
-  /** Share of a window's answers that may be congested without a cut, in [0, 1). */
+  /** Share of a window's answers that may be 5xx or missing without a cut, in [0, 1). */
   tolerance: number;
 }
+
+/** What an attempt's answer says about the gateway's load. */
+export type Signal = 'ok' | 'throttled' | 'failed';
 
 export class AimdController {
   private value: number;
   private lastCutAt = -Infinity;
   private windowStart: number;
   private answers = 0;
-  private congested = 0;
+  private failed = 0;
 
   constructor(
     private readonly opts: AimdOptions,
@@ -46,29 +52,41 @@ export class AimdController {
    * Feeds the answer to one attempt sent at `sentAt` and answered at `now` (same clock).
    * Returns true when `limit` changed.
    */
-  record(congested: boolean, sentAt: number, now: number): boolean {
-    // Sent before the last cut: it reflects the old limit, and its verdict was already taken.
+  record(signal: Signal, sentAt: number, now: number): boolean {
     if (sentAt < this.lastCutAt) return false;
     const before = Math.floor(this.value);
+    if (signal === 'throttled') {
+      this.cut(now);
+      return Math.floor(this.value) !== before;
+    }
     this.answers++;
-    if (congested) this.congested++;
+    if (signal === 'failed') this.failed++;
     else if (this.value < this.opts.max) {
       this.value = Math.min(this.opts.max, this.value + this.opts.increase / before);
     }
-    if (now - this.windowStart >= this.opts.windowMs && this.answers >= before) {
-      if (this.congested > this.opts.tolerance * this.answers) {
-        this.value = Math.max(1, Math.floor(this.value * this.opts.decrease));
-        this.lastCutAt = now;
-      }
-      this.windowStart = now;
-      this.answers = 0;
-      this.congested = 0;
+    if (this.failed >= before || (now - this.windowStart >= this.opts.windowMs && this.answers >= before)) {
+      if (this.failed > this.opts.tolerance * this.answers) this.cut(now);
+      else this.openWindow(now);
     }
     return Math.floor(this.value) !== before;
   }
+
+  private cut(now: number): void {
+    this.value = Math.max(1, Math.floor(this.value * this.opts.decrease));
+    this.lastCutAt = now;
+    this.openWindow(now);
+  }
+
+  private openWindow(now: number): void {
+    this.windowStart = now;
+    this.answers = 0;
+    this.failed = 0;
+  }
 }
 
-/** Answers that mean "send less": rate limited, overloaded or broken upstream, or no answer at all. */
-export function isCongestion(result: number | 'transport'): boolean {
-  return result === 'transport' || result === 429 || result === 408 || result >= 500;
+/** Classifies an attempt's answer (HTTP status, or 'transport' when there was none). */
+export function signalOf(result: number | 'transport'): Signal {
+  if (result === 429) return 'throttled';
+  if (result === 'transport' || result === 408 || result >= 500) return 'failed';
+  return 'ok';
 }

@@ -1,4 +1,4 @@
-import { AimdController, isCongestion, type AimdOptions } from './aimd';
+import { AimdController, signalOf, type AimdOptions } from './aimd';
 import { PrioritySemaphore } from './limiter';
 import { RateLimiter, type RateLimits } from './rate-limit';
 
@@ -38,7 +38,7 @@ export class ModelCapacity {
 
   /** Fed with every attempt's answer (executeRequest's onAttempt); `sentAt` is on performance.now()'s clock. */
   readonly onAttempt = (result: number | 'transport', sentAt: number): void => {
-    if (!this.aimd?.record(isCongestion(result), sentAt, this.now())) return;
+    if (!this.aimd?.record(signalOf(result), sentAt, this.now())) return;
     this.current = this.aimd.limit;
     this.slots.setLimit(this.current);
   };

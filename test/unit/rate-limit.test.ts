@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../src/config';
 import { RateLimiter } from '../../src/gateway/rate-limit';
 
 // Fake timers drive both the limiter's clock (Date.now) and its wake-up timer.
@@ -107,5 +108,36 @@ describe('RateLimiter', () => {
   it('without a tokens-per-minute limit, counts no tokens', () => {
     expect(new RateLimiter({ rpm: 10 }, clock).countsTokens).toBe(false);
     expect(new RateLimiter({ tpm: 10 }, clock).countsTokens).toBe(true);
+  });
+});
+
+describe('MODEL_RATE_LIMITS and the AIMD settings', () => {
+  it('parses per-model limits; a model without an entry is unlimited', () => {
+    const c = loadConfig({ MODEL_RATE_LIMITS: '{"gpt-4o":{"rpm":600,"tpm":150000},"o3":{"tpm":1000}}' });
+    expect(c.MODEL_RATE_LIMITS).toEqual({ 'gpt-4o': { rpm: 600, tpm: 150000 }, o3: { tpm: 1000 } });
+    expect(c.MODEL_RATE_LIMITS['gpt-4o-mini']).toBeUndefined();
+    expect(loadConfig({}).MODEL_RATE_LIMITS).toEqual({});
+  });
+
+  it.each([
+    'not json',
+    '{"gpt-4o": 600}',
+    '{"gpt-4o": {"rpm": -1}}',
+    '{"gpt-4o": {"rpm": "600"}}',
+    '{"gpt-4o": {}}',
+    '{"gpt-4o": {"rpm": 1, "rps": 2}}',
+  ])('rejects MODEL_RATE_LIMITS=%s with one clear line', (value) => {
+    expect(() => loadConfig({ MODEL_RATE_LIMITS: value })).toThrow(
+      /MODEL_RATE_LIMITS: must be a JSON object/,
+    );
+  });
+
+  it('has AIMD on by default, with validated knobs', () => {
+    const d = loadConfig({});
+    expect(d).toMatchObject({ ADAPTIVE_CONCURRENCY: true, AIMD_DECREASE: 0.5, AIMD_INCREASE: 1 });
+    expect(loadConfig({ ADAPTIVE_CONCURRENCY: 'false' }).ADAPTIVE_CONCURRENCY).toBe(false);
+    expect(() => loadConfig({ ADAPTIVE_CONCURRENCY: 'maybe' })).toThrow(/ADAPTIVE_CONCURRENCY/);
+    expect(() => loadConfig({ AIMD_DECREASE: '1' })).toThrow(/AIMD_DECREASE/);
+    expect(() => loadConfig({ AIMD_TOLERANCE: '-0.1' })).toThrow(/AIMD_TOLERANCE/);
   });
 });

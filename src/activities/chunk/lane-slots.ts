@@ -26,15 +26,11 @@ export class LaneSlots {
 
   /** Takes whichever slot is not held yet; false when the chunk is stopped first. */
   async acquire(): Promise<boolean> {
+    if (!(await this.acquireModel())) return false;
+    if (this.global) return true;
     try {
-      if (!this.model) {
-        await this.capacity.slots.acquire(this.priority, this.stop);
-        this.model = true;
-      }
-      if (!this.global) {
-        await this.globalSlots.acquire(this.priority, this.stop);
-        this.global = true;
-      }
+      await this.globalSlots.acquire(this.priority, this.stop);
+      this.global = true;
       return true;
     } catch {
       return false;
@@ -90,18 +86,17 @@ export class LaneSlots {
 
   /**
    * Reconciles the tokens charged before sending with what the request really used: the reported
-   * usage for a 2xx that reports it, nothing for an answer the model never ran (409, other 4xx), and
-   * the estimate when unknown (no answer, or 5xx after the last attempt).
+   * usage for a 2xx that reports it, nothing for an answer the model never ran (409, 429, other 4xx),
+   * and the estimate when unknown (no answer, or 5xx after the last attempt).
    */
   settle(charged: number, outcome: RequestOutcome, tokens: TokenCounts): void {
     const rate = this.capacity.rate;
     if (!rate?.countsTokens || outcome.kind !== 'response') return;
-    let used: number;
+    let used = 0;
     if (outcome.statusClass === 'success') {
       used = tokens.input + tokens.output;
       if (used === 0) return;
-    } else if (outcome.statusClass === 'retryable') return;
-    else used = 0;
+    } else if (outcome.statusClass === 'retryable' && outcome.status !== 429) return;
     rate.adjustTokens(charged - used);
   }
 
