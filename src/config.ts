@@ -82,6 +82,8 @@ export const ConfigSchema = z.object({
   /** Per-model child workflows running at once for one batch. */
   MAX_PARALLEL_MODELS: int(8, 1),
   MAX_ATTEMPTS: int(5, 1),
+  /** No retry of a request starts later than this after its first attempt (0: attempts only). */
+  MAX_REQUEST_ELAPSED_MS: int(600_000, 0),
   REQUEST_TIMEOUT_MS: int(120_000, 100),
   RETRY_BASE_MS: int(500, 1),
   RETRY_MAX_MS: int(30_000, 1),

@@ -67,6 +67,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     if (charged === null) return;
     const outcome = await executeRequest(rt.gateway, input.endpoint, job.req.body, {
       maxAttempts: config.MAX_ATTEMPTS,
+      maxElapsedMs: config.MAX_REQUEST_ELAPSED_MS,
       backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
       headers: { ...passthrough, 'x-batch-id': input.batchId, 'x-record-id': headerSafe(customId) },
       stop: stop.signal,

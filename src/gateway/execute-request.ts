@@ -22,6 +22,8 @@ export type RequestOutcome =
 
 export interface ExecuteOptions {
   maxAttempts: number;
+  /** No retry starts later than this many ms after the first attempt was sent (0: no limit). */
+  maxElapsedMs?: number;
   backoff: BackoffPolicy;
   headers: Record<string, string>;
   /** Aborting stops further attempts; an attempt already sent is allowed to finish. */
@@ -51,6 +53,11 @@ export async function executeRequest(
   body: string,
   opts: ExecuteOptions,
 ): Promise<RequestOutcome> {
+  const firstSentAt = Date.now();
+  // The last attempt: attempts used up, or the next one would start past the elapsed-time limit.
+  const isLast = (attempt: number, wait: number) =>
+    attempt >= opts.maxAttempts ||
+    (!!opts.maxElapsedMs && Date.now() - firstSentAt + wait > opts.maxElapsedMs);
   for (let attempt = 1; ; attempt++) {
     let wait: number;
     const sentAt = opts.onAttempt ? performance.now() : 0;
@@ -58,7 +65,16 @@ export async function executeRequest(
       const res = await client.post(path, body, opts.headers);
       opts.onAttempt?.(res.status, sentAt);
       const statusClass = classifyStatus(res.status);
-      if (statusClass !== 'retryable' || attempt >= opts.maxAttempts) {
+      wait =
+        statusClass === 'retryable'
+          ? retryDelay(
+              attempt,
+              parseRetryAfter(res.headers['retry-after'], Date.now()),
+              opts.backoff,
+              opts.random,
+            )
+          : 0;
+      if (statusClass !== 'retryable' || isLast(attempt, wait)) {
         return {
           kind: 'response',
           status: res.status,
@@ -69,16 +85,11 @@ export async function executeRequest(
           attempts: attempt,
         };
       }
-      wait = retryDelay(
-        attempt,
-        parseRetryAfter(res.headers['retry-after'], Date.now()),
-        opts.backoff,
-        opts.random,
-      );
     } catch (err) {
       if (!(err instanceof TransportError)) throw err;
       opts.onAttempt?.('transport', sentAt);
-      if (attempt >= opts.maxAttempts) {
+      wait = backoffDelay(attempt, opts.backoff, opts.random);
+      if (isLast(attempt, wait)) {
         return {
           kind: 'transport_error',
           code: err.kind === 'timeout' ? 'request_timeout' : 'request_failed',
@@ -86,7 +97,6 @@ export async function executeRequest(
           attempts: attempt,
         };
       }
-      wait = backoffDelay(attempt, opts.backoff, opts.random);
     }
     if (opts.stop?.aborted) return { kind: 'aborted', attempts: attempt };
     try {
