@@ -94,6 +94,8 @@ export const ConfigSchema = z.object({
   ALLOWED_MODELS: list(''),
   /** Requests per stored input segment (the unit of journaling and resumption). */
   SEGMENT_SIZE: z.coerce.number().int().min(1).max(4096).default(100),
+  /** Seconds a 2xx answer is reused for identical requests of later batches (0: no cross-batch cache). */
+  RESPONSE_CACHE_TTL_S: int(0, 0),
   /** Identical request bodies within a batch are sent once and their answer fanned out to each custom_id. */
   DEDUPE_IDENTICAL_REQUESTS: z
     .enum(['true', 'false'])

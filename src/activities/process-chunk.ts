@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
 import { budgetMeter } from '../governance/budget';
+import { ResponseCache } from '../governance/response-cache';
 import { executeRequest } from '../gateway/execute-request';
 import { loadOutputChecks } from '../governance/output-checks';
 import { loadPassthroughHeaders } from '../security/passthrough-headers';
@@ -60,9 +61,22 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   const heartbeat = setInterval(() => ctx.heartbeat({ sent }), 1000);
   ctx.heartbeat({ sent });
 
+  const responseCache =
+    config.RESPONSE_CACHE_TTL_S > 0
+      ? new ResponseCache(rt.store, config.RESPONSE_CACHE_TTL_S, [
+          'x-request-id',
+          config.GOVERNANCE_FLAG_HEADER.toLowerCase(),
+        ])
+      : null;
   const runOne = async (job: Job, slots: LaneSlots): Promise<void> => {
     const customId = JSON.parse(job.req.customIdJson) as string;
     // Rate limits (requests, estimated tokens) are taken right before sending; null: stopped meanwhile.
+    const cached = responseCache ? await responseCache.get(input.tenant, input.endpoint, job.req.body) : null;
+    if (cached) {
+      const hit = settleResult(settle, job.req.customIdJson, job.req.body, cached, true);
+      await journal.record(job, hit.kind, hit.tokens, hit.tags, hit.line);
+      return;
+    }
     const charged = await slots.admit(job.req.body);
     if (charged === null) return;
     const outcome = await executeRequest(rt.gateway, input.endpoint, job.req.body, {
@@ -77,6 +91,14 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     sent += outcome.attempts;
     if (outcome.kind === 'aborted') return;
     const result = settleResult(settle, job.req.customIdJson, job.req.body, outcome);
+    if (
+      responseCache &&
+      outcome.kind === 'response' &&
+      outcome.statusClass === 'success' &&
+      result.kind === 'o'
+    ) {
+      await responseCache.put(input.tenant, input.endpoint, job.req.body, outcome);
+    }
     slots.settle(charged, outcome, result.tokens);
     // Halt before journaling: other lanes must not start a call while the append is awaited.
     if (result.auth) halt(outcome.kind === 'response' ? outcome.status : 401);

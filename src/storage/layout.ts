@@ -33,6 +33,9 @@ export const layout = {
   /** The batch's `x_output_schema` (JSON text), read by every chunk. */
   outputSchema: (tenant: string, batchId: string) =>
     `${tenantDir(tenant)}/batches/${batchId}/output-schema.json`,
+  /** Cross-batch response cache entries (governance/response-cache.ts), by request hash. */
+  responseCache: (tenant: string, hash: string) =>
+    `${tenantDir(tenant)}/response-cache/${hash.slice(0, 2)}/${hash}.json`,
   snapshot: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/batch.json`,
   /** Replays of a batch (dead-letter replay): one small object per replay, so concurrent replays never collide. */
   replays: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/replays/`,

@@ -57,6 +57,15 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     batch.status = status;
     upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
   };
+  // The terminal state becomes visible to queries only once the final snapshot is stored, in the
+  // workflow task that completes the workflow: a batch read as terminal is closed, files ready.
+  const finish = async (status: BatchStatus, fields: Partial<Batch>): Promise<Batch> => {
+    const final: Batch = { ...batch, ...fields, status };
+    upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
+    await saveSnapshot(input.tenant, final);
+    Object.assign(batch, final);
+    return batch;
+  };
   // Cancel and a used-up budget stop the batch the same way: drain, then finalize what is done.
   const requestStop = (reason: 'cancelled' | 'budget') => {
     if (state.stop || isTerminal(batch.status) || batch.status === 'finalizing') return;
@@ -108,11 +117,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     });
     if (!plan.ok) {
       expiry.cancel();
-      batch.errors = { object: 'list', data: plan.errors };
-      batch.failed_at = now();
-      setStatus('failed');
-      await saveSnapshot(input.tenant, batch);
-      return batch;
+      return finish('failed', { errors: { object: 'list', data: plan.errors }, failed_at: now() });
     }
 
     batch.request_counts.total = plan.total;
@@ -150,22 +155,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     if (result.quality) batch.x_quality = { ...batch.x_quality, ...result.quality };
     if (batch.x_budget) batch.x_budget.used_tokens = result.usage.total_tokens;
 
-    if (failure) {
-      batch.errors = { object: 'list', data: [failure] };
-      batch.failed_at = now();
-      setStatus('failed');
-    } else if (stop === 'cancelled' || stop === 'budget') {
-      batch.cancelled_at = now();
-      setStatus('cancelled');
-    } else if (stop === 'expired') {
-      batch.expired_at = now();
-      setStatus('expired');
-    } else {
-      batch.completed_at = now();
-      setStatus('completed');
-    }
-    await saveSnapshot(input.tenant, batch);
-    return batch;
+    if (failure) return finish('failed', { errors: { object: 'list', data: [failure] }, failed_at: now() });
+    if (stop === 'cancelled' || stop === 'budget') return finish('cancelled', { cancelled_at: now() });
+    if (stop === 'expired') return finish('expired', { expired_at: now() });
+    return finish('completed', { completed_at: now() });
   });
 }
 

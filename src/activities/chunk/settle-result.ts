@@ -68,7 +68,8 @@ export function settleResult(
     cached,
     ...(verdict.quality ? { quality: verdict.quality } : {}),
   };
-  const tokens = tokensFromBody(parsed);
+  // A cached answer spent its tokens in the batch that first asked.
+  const tokens = cached ? ZERO_TOKENS : tokensFromBody(parsed);
   if (verdict.schemaIssues) {
     const error = {
       code: 'schema_validation_failed',
