@@ -79,8 +79,6 @@ export const ConfigSchema = z.object({
   AIMD_WINDOW_MS: int(200, 1),
   /** Share of a window's answers that may be 429/5xx without a cut (isolated errors are not congestion). */
   AIMD_TOLERANCE: z.coerce.number().min(0).lt(1).default(0.05),
-  /** Per-model child workflows running at once for one batch. */
-  MAX_PARALLEL_MODELS: int(8, 1),
   MAX_ATTEMPTS: int(5, 1),
   /** No retry of a request starts later than this after its first attempt (0: attempts only). */
   MAX_REQUEST_ELAPSED_MS: int(600_000, 0),

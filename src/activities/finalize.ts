@@ -79,8 +79,10 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
   try {
     for (const model of input.models) {
       const segments = new SegmentResults(store, input.tenant, input.batchId, model.index);
+      let lines = 0;
       for (let s = 0; s < model.segments; s++) {
         const { requests, results } = await segments.get(s);
+        lines += requests.length;
         let outText = '';
         let errText = '';
         for (const req of requests) {
@@ -112,6 +114,13 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
         if (outText) await out.write(outText);
         if (errText) await err.write(errText);
         if (s % 50 === 0) ctx.heartbeat({ model: model.index, segment: s });
+      }
+      // Never write files short of a line: segments that lost requests (e.g. a host crash before
+      // the OS wrote them to disk) stop finalize instead of silently dropping lines.
+      if (model.requests !== undefined && lines !== model.requests) {
+        throw new Error(
+          `model ${model.index} of ${input.batchId}: segments hold ${lines} requests, ingest wrote ${model.requests}`,
+        );
       }
     }
   } catch (e) {

@@ -91,18 +91,14 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     sent += outcome.attempts;
     if (outcome.kind === 'aborted') return;
     const result = settleResult(settle, job.req.customIdJson, job.req.body, outcome);
-    if (
-      responseCache &&
-      outcome.kind === 'response' &&
-      outcome.statusClass === 'success' &&
-      result.kind === 'o'
-    ) {
-      await responseCache.put(input.tenant, input.endpoint, job.req.body, outcome);
-    }
     slots.settle(charged, outcome, result.tokens);
     // Halt before journaling: other lanes must not start a call while the append is awaited.
     if (result.auth) halt(outcome.kind === 'response' ? outcome.status : 401);
     await journal.record(job, result.kind, result.tokens, result.tags, result.line);
+    // After the journal: the answer is safe first; the cross-batch cache is best-effort.
+    if (responseCache && outcome.kind === 'response' && result.kind === 'o') {
+      await responseCache.put(input.tenant, input.endpoint, job.req.body, outcome).catch(() => undefined);
+    }
     const maxTokens = input.options?.maxTokens;
     if (
       maxTokens &&
@@ -122,6 +118,9 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   // A lane holds one model slot and one global slot while it has work, and hands them over only
   // when work of an earlier priority is waiting or the model's adaptive limit was cut: urgent
   // batches overtake, and there is no release/re-acquire churn otherwise (see LaneSlots).
+  // The first lane to fail stops the others, and the chunk fails only once all have stopped:
+  // no lane may go on calling the gateway after the activity has failed (and is being retried).
+  let laneError: Error | null = null;
   const lane = async (): Promise<void> => {
     const slots = new LaneSlots(capacity, rt.limits.global, priority, stop.signal);
     try {
@@ -130,17 +129,18 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
         await runOne(jobs[nextJob++], slots);
         if (!(await slots.handOver())) return;
       }
+    } catch (err) {
+      laneError ??= err instanceof Error ? err : new Error(String(err));
+      stop.abort();
     } finally {
       slots.release();
     }
   };
 
+  // A chunk started after this worker saw the budget used up sends nothing.
+  if (budgetMeter.exhausted(input.batchId, input.options?.maxTokens)) stop.abort();
   try {
-    const lanes = Math.min(
-      jobs.length,
-      config.MODEL_CONCURRENCY_OVERRIDES[input.model] ?? config.MODEL_CONCURRENCY,
-    );
-    await Promise.all(Array.from({ length: lanes }, lane));
+    await Promise.all(Array.from({ length: Math.min(jobs.length, capacity.cap) }, lane));
   } finally {
     clearInterval(heartbeat);
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
@@ -149,6 +149,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     await journal.close();
   }
 
+  if (laneError) throw laneError;
   const haltMessage = halted();
   if (haltMessage)
     throw ApplicationFailure.create({ message: haltMessage, type: GATEWAY_AUTH_FAILED, nonRetryable: true });

@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map';
 import type { Config } from '../config';
 import { modelConcurrency } from '../config';
 import { GatewayClient } from '../gateway/client';
@@ -85,7 +86,7 @@ export function createActivityRuntime(
       timeoutMs: config.REQUEST_TIMEOUT_MS,
     }),
     limits: new ConcurrencyLimits(config),
-    halted: new Map(),
+    halted: new BoundedMap(10_000),
     chunkStops: new Map(),
   };
 }

@@ -14,8 +14,6 @@ export const BATCH_STATUSES = [
 export const BatchStatus = z.enum(BATCH_STATUSES);
 export type BatchStatus = z.infer<typeof BatchStatus>;
 
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled'];
-
 export const ENDPOINTS = [
   '/v1/responses',
   '/v1/chat/completions',

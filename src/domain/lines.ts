@@ -18,17 +18,6 @@ export interface ResultLine {
   error: LineError | null;
 }
 
-/** Codes we write on error lines when a request was never answered. */
-export const LINE_ERROR_CODES = {
-  cancelled: 'batch_cancelled',
-  expired: 'batch_expired',
-  failed: 'batch_failed',
-  budgetExceeded: 'budget_exceeded',
-  schemaValidationFailed: 'schema_validation_failed',
-  requestFailed: 'request_failed',
-  requestTimeout: 'request_timeout',
-} as const;
-
 export const MISSING_LINE_MESSAGES: Record<string, string> = {
   batch_cancelled: 'This request was not executed because the batch was cancelled.',
   batch_expired: 'This request could not be executed before the completion window expired.',

@@ -27,6 +27,10 @@ export function loadTokenizer(): Promise<Tiktoken> {
     ]);
     return new Tiktoken(ranks.default);
   })();
+  // A failed load is not remembered: the next request tries again.
+  tokenizer.catch(() => {
+    tokenizer = undefined;
+  });
   return tokenizer;
 }
 

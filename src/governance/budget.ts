@@ -1,10 +1,12 @@
+import { BoundedMap } from '../bounded-map';
+
 /**
  * Tokens this worker process has seen a batch use, for its `x_max_tokens` budget. A lower bound
  * of the batch's total (other workers add theirs), so stopping when it reaches the budget is
  * never premature; the batch workflow checks the exact total from progress as the backstop.
  */
 export class BudgetMeter {
-  private readonly used = new Map<string, number>();
+  private readonly used = new BoundedMap<string, number>(10_000);
 
   add(batchId: string, tokens: number): number {
     const total = (this.used.get(batchId) ?? 0) + tokens;

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { BoundedMap } from '../bounded-map';
 import { layout } from '../storage/layout';
 import type { ObjectStore } from '../storage/object-store';
 import type { SecretBox } from './secret-box';
@@ -41,7 +42,7 @@ export async function capturePassthroughHeaders(
   return key;
 }
 
-const cache = new Map<string, Promise<Record<string, string>>>();
+const cache = new BoundedMap<string, Promise<Record<string, string>>>(1_000);
 
 /** In a worker: the batch's pass-through headers, opened once per process and batch. */
 export function loadPassthroughHeaders(

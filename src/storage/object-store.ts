@@ -7,7 +7,10 @@ export interface ObjectWriter {
   abort(): Promise<void>;
 }
 
-/** An append-only journal: each line is durable in the store once `append` resolves. */
+/**
+ * An append-only journal: each line is written once `append` resolves — with the filesystem store,
+ * to the OS, so it survives a crash of the process (not a power loss of the host: no fsync).
+ */
 export interface ObjectAppender {
   append(line: string): Promise<void>;
   close(): Promise<void>;

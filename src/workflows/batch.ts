@@ -18,7 +18,7 @@ import { zeroCounts } from '../domain/counts';
 import { BATCH_ERROR_CODES, BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
 import { BATCH_STATUS_SA, cancelSignal, cancelUpdate, getBatchQuery, progressSignal } from './definitions';
 import { modelShardWorkflow } from './model-shard';
-import type { BatchWorkflowInput, MissingCode, ModelPlan } from './types';
+import type { BatchWorkflowInput, IngestResult, MissingCode, ModelPlan } from './types';
 
 const { ingest } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '2 hours',
@@ -109,12 +109,21 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
       })
       .catch(() => undefined);
 
-    const plan = await ingest({
-      tenant: input.tenant,
-      batchId: input.batchId,
-      endpoint: input.endpoint,
-      inputFileId: input.inputFileId,
-    });
+    let plan: IngestResult;
+    try {
+      plan = await ingest({
+        tenant: input.tenant,
+        batchId: input.batchId,
+        endpoint: input.endpoint,
+        inputFileId: input.inputFileId,
+      });
+    } catch (err) {
+      // Ingest ran out of retries: the batch fails visibly (status, search attribute, snapshot).
+      expiry.cancel();
+      const message = `validating the input failed: ${err instanceof Error ? err.message : String(err)}`;
+      const error = { code: BATCH_ERROR_CODES.internal, message, param: null, line: null };
+      return finish('failed', { errors: { object: 'list', data: [error] }, failed_at: now() });
+    }
     if (!plan.ok) {
       expiry.cancel();
       return finish('failed', { errors: { object: 'list', data: plan.errors }, failed_at: now() });
@@ -142,7 +151,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     const result = await finalize({
       tenant: input.tenant,
       batchId: input.batchId,
-      models: plan.models.map((m) => ({ index: m.index, segments: m.segments })),
+      models: plan.models.map((m) => ({ index: m.index, segments: m.segments, requests: m.requests })),
       missingCode: MISSING_CODE[stop ?? 'failed'],
       outputTtlSeconds: input.outputTtlSeconds,
     });

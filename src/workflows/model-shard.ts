@@ -26,7 +26,8 @@ const { processChunk } = proxyActivities<BatchActivities>({
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
-    maximumAttempts: 20,
+    // No attempt limit: worker restarts and deploys count as failed attempts, and must never fail
+    // a batch. A chunk that can never succeed is bounded by the batch's completion window.
     nonRetryableErrorTypes: [GATEWAY_AUTH_FAILED, BUDGET_EXCEEDED],
   },
 });

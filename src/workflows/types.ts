@@ -73,7 +73,8 @@ export type MissingCode = 'batch_cancelled' | 'batch_expired' | 'batch_failed' |
 export interface FinalizeInput {
   tenant: string;
   batchId: string;
-  models: { index: number; segments: number }[];
+  /** `requests` lets finalize check that the segments still hold every request ingest wrote. */
+  models: { index: number; segments: number; requests?: number }[];
   /** The code written for requests that never got a result. */
   missingCode: MissingCode;
   outputTtlSeconds: number | null;
