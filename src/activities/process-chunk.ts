@@ -120,7 +120,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   // batches overtake, and there is no release/re-acquire churn otherwise (see LaneSlots).
   // The first lane to fail stops the others, and the chunk fails only once all have stopped:
   // no lane may go on calling the gateway after the activity has failed (and is being retried).
-  let laneError: Error | null = null;
+  const failed: { error: Error | null } = { error: null };
   const lane = async (): Promise<void> => {
     const slots = new LaneSlots(capacity, rt.limits.global, priority, stop.signal);
     try {
@@ -130,7 +130,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
         if (!(await slots.handOver())) return;
       }
     } catch (err) {
-      laneError ??= err instanceof Error ? err : new Error(String(err));
+      failed.error ??= err instanceof Error ? err : new Error(String(err));
       stop.abort();
     } finally {
       slots.release();
@@ -149,7 +149,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     await journal.close();
   }
 
-  if (laneError) throw laneError;
+  if (failed.error) throw failed.error;
   const haltMessage = halted();
   if (haltMessage)
     throw ApplicationFailure.create({ message: haltMessage, type: GATEWAY_AUTH_FAILED, nonRetryable: true });
