@@ -75,9 +75,9 @@ export const ConfigSchema = z.object({
   AIMD_DECREASE: fraction(0.5),
   /** Slots a model's concurrency regains per round trip while the gateway keeps up. */
   AIMD_INCREASE: z.coerce.number().positive().default(1),
-  /** Shortest span over which congestion is judged, and so the shortest time between two cuts. */
+  /** Shortest span over which 5xx/timeouts are judged as congestion (a 429 cuts at once). */
   AIMD_WINDOW_MS: int(200, 1),
-  /** Share of a window's answers that may be 429/5xx without a cut (isolated errors are not congestion). */
+  /** Share of a window's answers that may be 5xx/timeouts without a cut (isolated errors are not congestion). */
   AIMD_TOLERANCE: z.coerce.number().min(0).lt(1).default(0.05),
   MAX_ATTEMPTS: int(5, 1),
   /** No retry of a request starts later than this after its first attempt (0: attempts only). */

@@ -17,7 +17,7 @@ export type RequestOutcome =
     }
   /** No HTTP answer after every attempt (timeouts, refused or reset connections). */
   | { kind: 'transport_error'; code: 'request_timeout' | 'request_failed'; message: string; attempts: number }
-  /** Stopped between attempts because the batch was cancelled: no result, the caller records it as not run. */
+  /** Stopped between attempts (cancel, halt, budget): no result, the caller records it as not run. */
   | { kind: 'aborted'; attempts: number };
 
 export interface ExecuteOptions {

@@ -1,7 +1,7 @@
 /**
  * A counting semaphore whose waiters are served by priority (lower first, then arrival order).
- * Chunks pass their batch's deadline as priority, so the batch whose completion window ends
- * first gets upstream capacity first when batches compete.
+ * Chunks pass their batch's deadline (then their position in the batch) as priority, so the batch
+ * whose completion window ends first gets upstream capacity first when batches compete.
  */
 export class PrioritySemaphore {
   private inUse = 0;
