@@ -76,8 +76,9 @@ interface Waiter {
   cancelled: boolean;
 }
 
-function abortError(): Error {
-  const err = new Error('aborted while waiting for capacity');
+/** The rejection of a wait ended by its AbortSignal (capacity, rate limits). */
+export function abortError(what = 'capacity'): Error {
+  const err = new Error(`aborted while waiting for ${what}`);
   err.name = 'AbortError';
   return err;
 }

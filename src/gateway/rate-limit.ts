@@ -7,6 +7,8 @@
  * and the average still holds. Token charges are estimates taken before sending; `adjustTokens`
  * refunds or charges the difference once the gateway has reported the real usage.
  */
+
+import { abortError } from './limiter';
 export interface RateLimits {
   /** Requests per minute. */
   rpm?: number;
@@ -86,7 +88,7 @@ export class RateLimiter {
    * Rejects with an AbortError if `signal` aborts first (nothing is taken then).
    */
   take(tokens: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(abortError());
+    if (signal?.aborted) return Promise.reject(abortError('the rate limit'));
     if (this.tryTake(tokens)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { tokens, resolve, reject, signal, onAbort: undefined };
@@ -95,7 +97,7 @@ export class RateLimiter {
           const i = this.queue.indexOf(waiter);
           if (i < 0) return;
           this.queue.splice(i, 1);
-          reject(abortError());
+          reject(abortError('the rate limit'));
           if (i === 0) this.pump();
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -141,10 +143,4 @@ export class RateLimiter {
       head.resolve();
     }
   }
-}
-
-function abortError(): Error {
-  const err = new Error('aborted while waiting for the rate limit');
-  err.name = 'AbortError';
-  return err;
 }

@@ -230,15 +230,20 @@ async function runModels(
 
 /** The type of the application failure under a child's failure, if any. */
 function failureType(err: unknown): string | undefined {
+  const cause = rootCause(err);
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+/** The failure under a child's failure (what the child's activity threw). */
+function rootCause(err: unknown): unknown {
   let cause: unknown = err;
   while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+  return cause;
 }
 
 /** Names the batch error after the failure that stopped a child (gateway auth, or anything else). */
 function toBatchError(err: unknown): BatchError {
-  let cause: unknown = err;
-  while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
+  const cause = rootCause(err);
   if (cause instanceof ApplicationFailure && cause.type === GATEWAY_AUTH_FAILED) {
     return { code: BATCH_ERROR_CODES.gatewayAuthFailed, message: cause.message, param: null, line: null };
   }
