@@ -12,3 +12,12 @@ export const BATCH_ERROR_CODES = {
   gatewayAuthFailed: 'gateway_auth_failed',
   internal: 'internal_error',
 } as const;
+
+/**
+ * A batch's stored data is not what an earlier step wrote (a segment missing, a count that does not
+ * match): retrying cannot help, so the activity fails non-retryably and the batch ends `failed`.
+ */
+export const BATCH_DATA_INCONSISTENT = 'BatchDataInconsistent';
+
+/** Storage refused a write for good (ENOSPC, EROFS, EDQUOT…): the batch ends `failed`, no retry loop. */
+export const STORAGE_UNWRITABLE = 'StorageUnwritable';
