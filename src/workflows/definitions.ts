@@ -14,12 +14,15 @@ export const progressSignal = defineSignal<[Counts]>('progress');
 export const BATCH_STATUS_SA = defineSearchAttributeKey('BatchStatus', SearchAttributeType.KEYWORD);
 export const BATCH_TENANT_SA = defineSearchAttributeKey('BatchTenant', SearchAttributeType.KEYWORD);
 export const BATCH_CREATED_AT_SA = defineSearchAttributeKey('BatchCreatedAt', SearchAttributeType.INT);
+/** Creation order (microseconds, strictly increasing per API process): set by the API at start. */
+export const BATCH_CREATED_SEQ_SA = defineSearchAttributeKey('BatchCreatedSeq', SearchAttributeType.INT);
 
 /** Search attributes the dev server must register (name → type as the temporal CLI spells it). */
 export const SEARCH_ATTRIBUTES: Record<string, string> = {
   BatchStatus: 'Keyword',
   BatchTenant: 'Keyword',
   BatchCreatedAt: 'Int',
+  BatchCreatedSeq: 'Int',
 };
 
 export const BATCH_WORKFLOW_TYPE = 'batchWorkflow';
