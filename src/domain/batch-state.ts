@@ -111,3 +111,50 @@ export function newBatch(f: NewBatchFields): Batch {
     x_replays: [],
   };
 }
+
+/** The fields of a Batch the workflow changes while it runs (everything but what creation fixed). */
+export type LiveBatchFields = Omit<
+  Batch,
+  | 'id'
+  | 'object'
+  | 'endpoint'
+  | 'input_file_id'
+  | 'completion_window'
+  | 'created_at'
+  | 'expires_at'
+  | 'metadata'
+  | 'x_replay_of'
+  | 'x_replays'
+>;
+
+/**
+ * The workflow keeps these in its memo under `live` (the API set `batch` at start), so a batch's
+ * status and counts can be read by describe or list without a worker. Only the changing part is
+ * upserted: metadata (up to 16 × 512 chars) is not rewritten into history at every progress.
+ */
+export function liveFields(b: Batch): LiveBatchFields {
+  return {
+    model: b.model,
+    errors: b.errors,
+    status: b.status,
+    output_file_id: b.output_file_id,
+    error_file_id: b.error_file_id,
+    in_progress_at: b.in_progress_at,
+    finalizing_at: b.finalizing_at,
+    completed_at: b.completed_at,
+    failed_at: b.failed_at,
+    expired_at: b.expired_at,
+    cancelling_at: b.cancelling_at,
+    cancelled_at: b.cancelled_at,
+    request_counts: b.request_counts,
+    usage: b.usage,
+    x_governance: b.x_governance,
+    x_quality: b.x_quality,
+    x_budget: b.x_budget,
+  };
+}
+
+/** The Batch as of the last memo upsert: the creation-time Batch with the live fields over it. */
+export function batchFromMemo(initial: Batch, live: Partial<LiveBatchFields> | null | undefined): Batch {
+  return live ? { ...initial, ...live } : initial;
+}

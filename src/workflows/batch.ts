@@ -1,24 +1,44 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowFailure,
   condition,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
+  startChild,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
 import type { Batch, BatchError, BatchStatus } from '../domain/batch';
-import { addGovernance, addUsage, isTerminal, newBatch } from '../domain/batch-state';
+import { addGovernance, addUsage, isTerminal, liveFields, newBatch } from '../domain/batch-state';
 import { zeroCounts } from '../domain/counts';
 import { BATCH_ERROR_CODES, BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
-import { BATCH_STATUS_SA, cancelSignal, cancelUpdate, getBatchQuery, progressSignal } from './definitions';
+import {
+  BATCH_STATUS_SA,
+  cancelSignal,
+  cancelUpdate,
+  getBatchQuery,
+  progressSignal,
+  stopSignal,
+  type StopReason as ChildStopReason,
+} from './definitions';
 import { modelShardWorkflow } from './model-shard';
-import type { BatchWorkflowInput, IngestResult, MissingCode, ModelPlan } from './types';
+import type {
+  BatchWorkflowInput,
+  FinalizeResult,
+  IngestResult,
+  MissingCode,
+  ModelPlan,
+  ModelShardInput,
+} from './types';
 
 const { ingest } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '2 hours',
@@ -37,6 +57,17 @@ const PARALLEL_MODELS = 8;
 /** Why a batch stops early: a cancel request, its completion window, or its token budget. */
 type StopReason = 'cancelled' | 'expired' | 'budget';
 
+/*
+ * Versioning (README, "Changing workflow code"): a change that alters the commands a workflow
+ * emits is guarded by `patched(id)`, so batches that started on older code replay unchanged.
+ */
+/** Children are stopped by a signal to their current run, not by cancelling their first run. */
+const STOP_BY_SIGNAL = 'stop-by-signal';
+/** Status and counts are kept in the memo, so reads and lists need no worker (and no query). */
+const LIVE_MEMO = 'live-memo';
+/** A finalize that fails for good (data inconsistent, storage unwritable) fails the batch visibly. */
+const FINALIZE_FAILURE = 'finalize-failure';
+
 const MISSING_CODE: Record<StopReason | 'failed', MissingCode> = {
   cancelled: 'batch_cancelled',
   expired: 'batch_expired',
@@ -53,9 +84,25 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
   const batch = newBatch(input);
   const state: { stop: StopReason | null } = { stop: null };
   const now = () => Math.floor(Date.now() / 1000);
+  // The memo's `live` fields follow the batch at most once per workflow task (signals coalesce).
+  const memo = { kept: patched(LIVE_MEMO), dirty: false };
+  const publish = () => {
+    memo.dirty = memo.kept;
+  };
+  if (memo.kept) {
+    // Not cancellable: a cancellation from the Web UI must not end the memo's upkeep.
+    void CancellationScope.nonCancellable(async () => {
+      for (;;) {
+        await condition(() => memo.dirty);
+        memo.dirty = false;
+        upsertMemo({ live: liveFields(batch) });
+      }
+    });
+  }
   const setStatus = (status: BatchStatus) => {
     batch.status = status;
     upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
+    publish();
   };
   // The terminal state becomes visible to queries only once the final snapshot is stored, in the
   // workflow task that completes the workflow: a batch read as terminal is closed, files ready.
@@ -64,6 +111,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
     await saveSnapshot(input.tenant, final);
     Object.assign(batch, final);
+    // In the task that closes the workflow: the memo is terminal only once the batch is closed.
+    if (memo.kept) upsertMemo({ live: liveFields(batch) });
     return batch;
   };
   // Cancel and a used-up budget stop the batch the same way: drain, then finalize what is done.
@@ -93,6 +142,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
       batch.x_quality.passed += delta.quality.passed;
     }
     if (batch.x_budget) batch.x_budget.used_tokens = batch.usage.total_tokens;
+    publish();
     if (overBudget()) requestStop('budget');
   });
   // A workflow cancellation (e.g. from the Temporal Web UI) is handled like the cancel signal:
@@ -120,7 +170,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     } catch (err) {
       // Ingest ran out of retries: the batch fails visibly (status, search attribute, snapshot).
       expiry.cancel();
-      const message = `validating the input failed: ${err instanceof Error ? err.message : String(err)}`;
+      const message = `validating the input failed: ${failureMessage(err)}`;
       const error = { code: BATCH_ERROR_CODES.internal, message, param: null, line: null };
       return finish('failed', { errors: { object: 'list', data: [error] }, failed_at: now() });
     }
@@ -148,13 +198,28 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     const stop = state.stop;
     batch.finalizing_at = now();
     if (!stop && !failure) setStatus('finalizing');
-    const result = await finalize({
+    const failVisibly = patched(FINALIZE_FAILURE);
+    const finalizing = finalize({
       tenant: input.tenant,
       batchId: input.batchId,
       models: plan.models.map((m) => ({ index: m.index, segments: m.segments, requests: m.requests })),
       missingCode: MISSING_CODE[stop ?? 'failed'],
       outputTtlSeconds: input.outputTtlSeconds,
     });
+    let result: FinalizeResult;
+    if (failVisibly) {
+      try {
+        result = await finalizing;
+      } catch (err) {
+        // Only a non-retryable failure gets here (finalize retries everything else): a batch whose
+        // files cannot be assembled ends `failed` with the reason, with no output files.
+        const message = `finalizing the batch failed: ${failureMessage(err)}`;
+        const error = { code: BATCH_ERROR_CODES.internal, message, param: null, line: null };
+        return finish('failed', { errors: { object: 'list', data: [error] }, failed_at: now() });
+      }
+    } else {
+      result = await finalizing;
+    }
     batch.output_file_id = result.outputFileId;
     batch.error_file_id = result.errorFileId;
     batch.request_counts = { total: plan.total, completed: result.completed, failed: result.failed };
@@ -182,6 +247,82 @@ async function runModels(
   stopped: () => StopReason | null,
   budgetUsedUp: () => void,
 ): Promise<BatchError | null> {
+  const childInput = (plan: ModelPlan) => ({
+    workflowId: `${input.batchId}-model-${plan.index}`,
+    args: [
+      {
+        tenant: input.tenant,
+        batchId: input.batchId,
+        parentWorkflowId: workflowInfo().workflowId,
+        endpoint: input.endpoint,
+        plan,
+        segmentsPerChunk,
+        deadline: input.expiresAt,
+        cursor: 0,
+        totals: zeroCounts(),
+        options: input.options,
+      },
+    ] as [ModelShardInput],
+  });
+  // Batches started before the stop signal existed stop their children by cancellation (replay).
+  if (!patched(STOP_BY_SIGNAL)) return runModelsCancelling(models, childInput, stopped, budgetUsedUp);
+
+  let failure: BatchError | null = null;
+  let next = 0;
+  // Children started and not yet ended, by workflow id; each is told to stop once.
+  const running = new Set<string>();
+  const told = new Set<string>();
+  const reason = (): ChildStopReason | null => stopped() ?? (failure ? 'failed' : null);
+  const tellStop = (id: string) => {
+    const why = reason();
+    if (!why || told.has(id)) return;
+    told.add(id);
+    // By workflow id, no run id: the signal reaches the run that is current now. A child that has
+    // just ended makes the signal fail, which is fine.
+    CancellationScope.nonCancellable(() => getExternalWorkflowHandle(id).signal(stopSignal, why)).catch(
+      () => undefined,
+    );
+  };
+  const lane = async (): Promise<void> => {
+    while (next < models.length && !reason()) {
+      const { workflowId, args } = childInput(models[next++]);
+      try {
+        const child = await startChild(modelShardWorkflow, { workflowId, args });
+        running.add(workflowId);
+        tellStop(workflowId); // a stop that came while the child was starting
+        await child.result();
+      } catch (err) {
+        // A worker saw the token budget used up: the batch stops like a cancel, it does not fail.
+        if (failureType(err) === BUDGET_EXCEEDED) budgetUsedUp();
+        // Once the batch is stopping, a child's end is part of the stop, whatever it was.
+        else if (!stopped()) failure ??= toBatchError(err);
+      } finally {
+        running.delete(workflowId);
+      }
+    }
+  };
+  let done = false;
+  const all = Promise.all(
+    Array.from({ length: Math.min(PARALLEL_MODELS, models.length) }, () => lane()),
+  ).finally(() => {
+    done = true;
+  });
+  for (;;) {
+    await condition(() => done || (reason() !== null && [...running].some((id) => !told.has(id))));
+    if (done) break;
+    for (const id of running) tellStop(id);
+  }
+  await all;
+  return failure;
+}
+
+/** How batches started before STOP_BY_SIGNAL ran their children: a stop cancels the child scope. */
+async function runModelsCancelling(
+  models: ModelPlan[],
+  childInput: (plan: ModelPlan) => { workflowId: string; args: [ModelShardInput] },
+  stopped: () => StopReason | null,
+  budgetUsedUp: () => void,
+): Promise<BatchError | null> {
   const scope = new CancellationScope();
   let failure: BatchError | null = null;
   let done = false;
@@ -190,23 +331,7 @@ async function runModels(
     while (next < models.length && !stopped() && !failure) {
       const plan = models[next++];
       try {
-        await executeChild(modelShardWorkflow, {
-          workflowId: `${input.batchId}-model-${plan.index}`,
-          args: [
-            {
-              tenant: input.tenant,
-              batchId: input.batchId,
-              parentWorkflowId: workflowInfo().workflowId,
-              endpoint: input.endpoint,
-              plan,
-              segmentsPerChunk,
-              deadline: input.expiresAt,
-              cursor: 0,
-              totals: zeroCounts(),
-              options: input.options,
-            },
-          ],
-        });
+        await executeChild(modelShardWorkflow, childInput(plan));
       } catch (err) {
         if (isCancellation(err) && scope.consideredCancelled) return;
         // A worker saw the token budget used up: the batch stops like a cancel, it does not fail.
@@ -239,6 +364,14 @@ function rootCause(err: unknown): unknown {
   let cause: unknown = err;
   while (cause instanceof ChildWorkflowFailure && cause.cause) cause = cause.cause;
   return cause;
+}
+
+/** The message of the failure under an activity's or a child's failure. */
+function failureMessage(err: unknown): string {
+  let cause: unknown = err;
+  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause)
+    cause = cause.cause;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** Names the batch error after the failure that stopped a child (gateway auth, or anything else). */

@@ -11,6 +11,15 @@ export const cancelUpdate = defineUpdate<Batch>('cancelBatch');
 /** A per-model child reports finished requests (deltas, at most one signal per chunk completion). */
 export const progressSignal = defineSignal<[Counts]>('progress');
 
+/** Why a batch stops before all its requests ran. */
+export type StopReason = 'cancelled' | 'expired' | 'budget' | 'failed';
+/**
+ * The parent tells a per-model child to stop: start no more chunks, cancel the running ones (their
+ * in-flight requests finish), then end. Sent by workflow id, so it reaches the child's current run
+ * whatever its run id after continue-as-new (a child cancellation targets the first run only).
+ */
+export const stopSignal = defineSignal<[StopReason]>('stop');
+
 export const BATCH_STATUS_SA = defineSearchAttributeKey('BatchStatus', SearchAttributeType.KEYWORD);
 export const BATCH_TENANT_SA = defineSearchAttributeKey('BatchTenant', SearchAttributeType.KEYWORD);
 export const BATCH_CREATED_AT_SA = defineSearchAttributeKey('BatchCreatedAt', SearchAttributeType.INT);

@@ -8,12 +8,13 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
+  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
 import { addCounts, zeroCounts } from '../domain/counts';
 import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
-import { progressSignal } from './definitions';
+import { progressSignal, stopSignal, type StopReason } from './definitions';
 import type { Counts, ModelShardInput } from './types';
 
 const { processChunk } = proxyActivities<BatchActivities>({
@@ -49,10 +50,22 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
   let started = 0;
   let draining = false;
   // Set from promise callbacks, so kept in an object (closures defeat TypeScript's narrowing).
-  const outcome: { cancelled: boolean; failure: ApplicationFailure | null } = {
+  const outcome: { cancelled: boolean; failure: ApplicationFailure | null; stop: StopReason | null } = {
     cancelled: false,
     failure: null,
+    stop: null,
   };
+  // The parent's stop (cancel, expiry, budget, another model's failure) reaches whichever run of
+  // this workflow is current: start nothing more, cancel the running chunks, which let their
+  // in-flight requests finish and report cancelled.
+  setHandler(stopSignal, (reason) => {
+    if (outcome.stop) return;
+    outcome.stop = reason;
+    if (inflight.size > 0) chunks.cancel();
+  });
+  // Once the model is stopping, a chunk that dies, times out or is cancelled is part of the stop,
+  // not a failure: finalize accounts for every line it did not finish.
+  const stopping = () => outcome.stop !== null || CancellationScope.current().consideredCancelled;
 
   // Progress deltas are coalesced: at most one signal in flight, the next carries what piled up.
   const progress: { pending: Counts; sending: Promise<void> | null } = {
@@ -91,15 +104,14 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
         addCounts(progress.pending, counts);
       })
       .catch((err: unknown) => {
-        if (isCancellation(err)) outcome.cancelled = true;
+        if (isCancellation(err) || stopping()) outcome.cancelled = true;
         else outcome.failure ??= asApplicationFailure(err);
       })
       .finally(() => inflight.delete(from));
     inflight.set(from, run);
   };
 
-  const stopped = () =>
-    outcome.cancelled || outcome.failure !== null || CancellationScope.current().consideredCancelled;
+  const stopped = () => outcome.cancelled || outcome.failure !== null || stopping();
 
   while (inflight.size > 0 || (next < plan.segments && !draining && !stopped())) {
     while (!draining && !stopped() && next < plan.segments && inflight.size < plan.window) {
@@ -124,6 +136,8 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
     await settle();
   });
 
+  // Asked to stop by the parent: a normal end (the parent knows why), never a continue-as-new.
+  if (outcome.stop) return totals;
   if (outcome.failure) throw outcome.failure;
   if (outcome.cancelled || CancellationScope.current().consideredCancelled) {
     throw new CancelledFailure('model shard cancelled');
