@@ -107,15 +107,32 @@ export const ConfigSchema = z.object({
   GOVERNANCE_FLAG_HEADER: z.string().default('x-governance-action'),
   /** Dotted path of a response body field by which the gateway reports `action: flag`. */
   GOVERNANCE_FLAG_FIELD: z.string().default('governance.action'),
+  /**
+   * Header carrying `<batch_id>:<custom_id>` on every upstream call, so a gateway can drop repeats
+   * after a crash; empty (or `off`) sends none.
+   */
+  UPSTREAM_IDEMPOTENCY_HEADER: z
+    .string()
+    .default('Idempotency-Key')
+    .transform((v) => (v.toLowerCase() === 'off' ? '' : v))
+    .refine((v) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/.test(v), 'must be an HTTP header name, empty or off'),
+  /** Seconds an `Idempotency-Key` of POST /v1/batches keeps answering with the batch it created. */
+  IDEMPOTENCY_KEY_TTL_S: int(86_400, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
+/** Variables whose empty value is meaningful (turns a feature off) rather than "use the default". */
+const KEEP_EMPTY = new Set(['UPSTREAM_IDEMPOTENCY_HEADER']);
+
 /** Parses the environment; the error message is one line naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  // An empty value means "unset" (the default applies), except where empty is a setting of its own.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => v !== undefined && (v !== '' || KEEP_EMPTY.has(k))),
+  );
   const parsed = ConfigSchema.safeParse(cleaned);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

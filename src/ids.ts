@@ -30,3 +30,28 @@ export function derivedFileId(batchId: string, role: 'output' | 'error'): string
   const digest = createHash('sha256').update(`${batchId}:${role}`).digest('base64url').replace(/[-_]/g, '');
   return `file-${digest.slice(0, 24)}`;
 }
+
+/**
+ * The batch id of a create carrying an Idempotency-Key: the same tenant, key and key window
+ * always give the same id, so a retried create finds the workflow (= batch) the first one started.
+ */
+export function idempotentBatchId(tenant: string, key: string, window: number): string {
+  const digest = createHash('sha256')
+    .update(`${tenant}\0${key}\0${window}`)
+    .digest('base64url')
+    .replace(/[-_]/g, '');
+  return `batch_${digest.slice(0, 24)}`;
+}
+
+// The last creation order key handed out by this process (see newCreationSeq).
+let lastCreationSeq = 0;
+
+/**
+ * A batch's place in the newest-first list: microseconds since the epoch, strictly increasing
+ * within this process, so batches created in the same millisecond still keep their order.
+ * `Math.floor(seq / 1e6)` is the batch's `created_at`.
+ */
+export function newCreationSeq(nowMs: number = Date.now()): number {
+  lastCreationSeq = Math.max(nowMs * 1000, lastCreationSeq + 1);
+  return lastCreationSeq;
+}

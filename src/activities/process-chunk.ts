@@ -37,6 +37,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   // Client headers captured at creation (sealed in storage), sent with every call of the batch.
   const passthrough = await loadPassthroughHeaders(rt.store, secretBoxFor(config), input.options?.headersKey);
 
+  const idempotencyHeader = config.UPSTREAM_IDEMPOTENCY_HEADER.toLowerCase();
   const halted = () => rt.halted.get(input.batchId);
   const stop = new AbortController();
   // Registered per batch so that a refusal seen by any chunk also stops this one at once, including
@@ -83,7 +84,13 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
       maxAttempts: config.MAX_ATTEMPTS,
       maxElapsedMs: config.MAX_REQUEST_ELAPSED_MS,
       backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
-      headers: { ...passthrough, 'x-batch-id': input.batchId, 'x-record-id': headerSafe(customId) },
+      headers: {
+        ...passthrough,
+        'x-batch-id': input.batchId,
+        'x-record-id': headerSafe(customId),
+        // Stable across retries and restarts, so the gateway can drop a repeat (UPSTREAM_IDEMPOTENCY_HEADER).
+        ...(idempotencyHeader ? { [idempotencyHeader]: `${input.batchId}:${headerSafe(customId)}` } : {}),
+      },
       stop: stop.signal,
       onAttempt: slots.onAttempt,
       retryWait: slots.retryWait,

@@ -1,151 +1,282 @@
 import {
   Client,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type WorkflowExecutionDescription,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Batch } from '../domain/batch';
 import { Batch as BatchSchema } from '../domain/batch';
 import { isTerminal, newBatch, type BatchOptions } from '../domain/batch-state';
+import { idempotentBatchId, newCreationSeq } from '../ids';
 import { layout } from '../storage/layout';
 import type { ObjectStore } from '../storage/object-store';
-import { listReplays } from '../storage/replay-links';
+import { listReplays, mayHaveReplays } from '../storage/replay-links';
 import {
   BATCH_CREATED_AT_SA,
+  BATCH_CREATED_SEQ_SA,
   BATCH_STATUS_SA,
   BATCH_TENANT_SA,
   BATCH_WORKFLOW_TYPE,
-  cancelUpdate,
-  getBatchQuery,
+  cancelSignal,
 } from '../workflows/definitions';
 import type { BatchWorkflowInput } from '../workflows/types';
 
 export type CancelResult =
   { kind: 'ok'; batch: Batch } | { kind: 'not_found' } | { kind: 'conflict'; batch: Batch };
 
-/** The API's view of batches: starts, reads, lists and cancels batch workflows through Temporal. */
+/** What a create with an Idempotency-Key led to. */
+export type IdempotentResult =
+  | { kind: 'created'; batch: Batch }
+  /** The key was used within its lifetime with the same parameters: that batch. */
+  | { kind: 'existing'; batch: Batch }
+  /** The key was used within its lifetime with other parameters. */
+  | { kind: 'mismatch'; batch: Batch };
+
+/** A create's Idempotency-Key and the fingerprint of the parameters it came with. */
+export interface IdempotencyKey {
+  key: string;
+  fingerprint: string;
+}
+
+type Info = Omit<WorkflowExecutionInfo, 'raw'>;
+
+/** A batch as its workflow execution describes it, with what the API stored at start. */
+interface Described {
+  batch: Batch;
+  fingerprint: string | null;
+}
+
+/** Memo keys: `batch` (set at start), `live` (kept by the workflow), `idempotency` (set at start). */
+interface BatchMemo {
+  batch?: unknown;
+  live?: Partial<Batch> | null;
+  idempotency?: { fingerprint?: string } | null;
+  options?: BatchOptions | null;
+}
+
+/** A list page aims at this many candidates per wanted row, and fetches at most FETCH_CAP times as many. */
+const AIM = 1.5;
+const FETCH_CAP = 3;
+/** Lookback of the first count when nothing is known about a tenant yet: one hour, in microseconds. */
+const FIRST_WINDOW_US = 3600e6;
+/** How long a tenant known to have batches without BatchCreatedSeq is believed to still have some. */
+const LEGACY_RECHECK_MS = 10 * 60_000;
+
+/**
+ * The API's view of batches: starts, reads, lists and cancels batch workflows through Temporal.
+ * Reads and cancel need no worker: a batch is read from its workflow's memo (kept current by the
+ * workflow) through describe or list, and a cancel is a signal, which the server accepts even while
+ * no worker runs and the workflow handles when one returns.
+ */
 export class BatchService {
+  /** Per tenant: the width (µs of creation order) a list window needed last time. */
+  private readonly windows = new Map<string, number>();
+  /** Per tenant: until when (ms) it is believed to have batches created before BatchCreatedSeq. */
+  private readonly legacy = new Map<string, { has: boolean; until: number }>();
+  /** Creates with an Idempotency-Key in flight in this process, by batch id: the second waits. */
+  private readonly keyed = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly store: ObjectStore,
+    /** How long an Idempotency-Key answers with the batch it created (IDEMPOTENCY_KEY_TTL_S). */
+    private readonly idempotencyTtlS = 86_400,
   ) {}
 
-  async start(input: BatchWorkflowInput): Promise<Batch> {
+  /**
+   * Starts a batch. `seq` is its creation order key (newCreationSeq), `Math.floor(seq / 1e6)` its
+   * `created_at`; taken here when the caller has none.
+   */
+  async start(
+    input: BatchWorkflowInput,
+    opts: { seq?: number; idempotency?: IdempotencyKey } = {},
+  ): Promise<Batch> {
+    const seq = opts.seq ?? Math.max(newCreationSeq(), input.createdAt * 1e6);
     await this.client.workflow.start(BATCH_WORKFLOW_TYPE, {
       workflowId: input.batchId,
       taskQueue: this.taskQueue,
       args: [input],
+      // A batch id is never used for a second run (idempotent creates derive it from their key).
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: new TypedSearchAttributes([
         { key: BATCH_STATUS_SA, value: 'validating' },
         { key: BATCH_TENANT_SA, value: input.tenant },
         { key: BATCH_CREATED_AT_SA, value: input.createdAt },
+        { key: BATCH_CREATED_SEQ_SA, value: seq },
       ]),
       // `options` (references and small values only) lets a dead-letter replay reuse them.
-      memo: { batch: newBatch(input), options: input.options ?? null },
+      memo: {
+        batch: newBatch(input),
+        options: input.options ?? null,
+        ...(opts.idempotency ? { idempotency: { fingerprint: opts.idempotency.fingerprint } } : {}),
+      },
     });
     return newBatch(input);
   }
 
-  /** The live Batch: queried while running, the workflow's result once closed, the stored snapshot after retention. */
-  async get(tenant: string, id: string): Promise<Batch | null> {
-    if (!/^batch_[A-Za-z0-9]+$/.test(id)) return null;
-    const handle = this.client.workflow.getHandle(id);
-    let desc: WorkflowExecutionDescription;
-    try {
-      desc = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        const stored = await this.snapshot(tenant, id);
-        return stored && this.withReplays(tenant, stored);
+  /**
+   * A create with an Idempotency-Key: the batch this tenant made with the key within the key's
+   * lifetime, or a new one made by `build(batchId)` (which validates and may throw).
+   *
+   * The batch id is derived from (tenant, key, lifetime window), so a retry finds the workflow the
+   * first attempt started even if the API died before answering; a second start of the same id is
+   * refused by the server (REJECT_DUPLICATE), never run twice. A key's window is
+   * `floor(now / ttl)`: a retry looks in the current and the previous window, and takes the batch
+   * found there only while it is younger than the ttl, so a key reused after the ttl makes a new batch.
+   */
+  async startIdempotent(
+    tenant: string,
+    idem: IdempotencyKey,
+    build: (batchId: string, seq: number) => Promise<BatchWorkflowInput>,
+  ): Promise<IdempotentResult> {
+    const nowS = Math.floor(Date.now() / 1000);
+    const window = Math.floor(nowS / this.idempotencyTtlS);
+    const previousId = idempotentBatchId(tenant, idem.key, window - 1);
+    const batchId = idempotentBatchId(tenant, idem.key, window);
+    // Concurrent creates with one key in this process run one after the other, so the second finds
+    // the first's batch before writing anything under its id (options, captured headers).
+    return this.exclusive(batchId, async () => {
+      const [previous, current] = await Promise.all([
+        this.describe(tenant, previousId),
+        this.describe(tenant, batchId),
+      ]);
+      if (previous && previous.batch.created_at > nowS - this.idempotencyTtlS)
+        return matchOf(previous, idem.fingerprint);
+      if (current) return matchOf(current, idem.fingerprint);
+      const seq = newCreationSeq();
+      const input = await build(batchId, seq);
+      try {
+        return { kind: 'created', batch: await this.start(input, { seq, idempotency: idem }) };
+      } catch (err) {
+        // Another API process started it first: answer with that batch.
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        const raced = await this.describe(tenant, batchId);
+        if (!raced) throw err;
+        return matchOf(raced, idem.fingerprint);
       }
-      throw err;
-    }
-    if (!this.owns(desc, tenant)) return null;
-    return this.withReplays(tenant, await this.fromDescription(desc));
+    });
+  }
+
+  /** The batch as of its workflow's last memo update; the stored snapshot after retention. */
+  async get(tenant: string, id: string): Promise<Batch | null> {
+    const found = await this.describe(tenant, id);
+    return found && this.withReplays(tenant, found.batch);
   }
 
   /** The governance options a batch was created with; null when unknown (e.g. past retention). */
   async creationOptions(tenant: string, id: string): Promise<BatchOptions | null> {
+    if (!isBatchId(id)) return null;
     try {
       const desc = await this.client.workflow.getHandle(id).describe();
       if (!this.owns(desc, tenant)) return null;
-      return (desc.memo as { options?: BatchOptions | null } | undefined)?.options ?? null;
+      return (desc.memo as BatchMemo | undefined)?.options ?? null;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return null;
       throw err;
     }
   }
 
+  /**
+   * Cancel by signal: accepted by the server whether or not a worker runs, handled by the
+   * workflow when one does. Answers the batch in `cancelling` (OpenAI's answer to a cancel); a
+   * batch already `finalizing` (its requests all done) or terminal cannot be cancelled.
+   */
   async cancel(tenant: string, id: string): Promise<CancelResult> {
     const current = await this.get(tenant, id);
     if (!current) return { kind: 'not_found' };
     if (current.status === 'cancelled' || current.status === 'cancelling')
       return { kind: 'ok', batch: current };
-    if (current.status === 'completed' || current.status === 'failed' || current.status === 'expired') {
+    if (current.status === 'finalizing' || isTerminal(current.status))
       return { kind: 'conflict', batch: current };
-    }
     try {
-      const batch = await this.client.workflow.getHandle(id).executeUpdate(cancelUpdate);
-      return batch.status === 'cancelling' || batch.status === 'cancelled'
-        ? { kind: 'ok', batch }
-        : { kind: 'conflict', batch };
+      await this.client.workflow.getHandle(id).signal(cancelSignal);
     } catch (err) {
-      // The batch closed between our read and the update: answer from its final state.
-      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-        const after = await this.get(tenant, id);
-        if (!after) return { kind: 'not_found' };
-        return after.status === 'cancelled'
-          ? { kind: 'ok', batch: after }
-          : { kind: 'conflict', batch: after };
-      }
-      throw err;
+      // The batch closed between our read and the signal: answer from its final state.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      const after = await this.get(tenant, id);
+      if (!after) return { kind: 'not_found' };
+      return after.status === 'cancelled' ? { kind: 'ok', batch: after } : { kind: 'conflict', batch: after };
     }
+    return {
+      kind: 'ok',
+      batch: { ...current, status: 'cancelling', cancelling_at: Math.floor(Date.now() / 1000) },
+    };
   }
 
   /**
-   * Newest first with OpenAI's `after` cursor. Temporal's SQL visibility cannot ORDER BY, so we
-   * look back through growing windows of BatchCreatedAt until a page is full, then sort.
+   * Newest first (by BatchCreatedSeq, then id) with OpenAI's `after` cursor, from one visibility
+   * list call: each batch comes from its memo, no query or describe per batch.
+   *
+   * Temporal's SQL visibility cannot ORDER BY, so the page is a window of creation order counted
+   * first (cheap) and fetched once it holds enough rows, then sorted. The window is sized from the
+   * count (assuming even density) and remembered per tenant, so a steady poller costs one count
+   * and one fetch. New batches always sort before an `after` cursor, so paging is stable while
+   * batches are being created.
    */
   async list(
     tenant: string,
     opts: { after?: string; limit: number },
   ): Promise<{ data: Batch[]; hasMore: boolean }> {
-    let hi = Number.MAX_SAFE_INTEGER;
-    let afterId: string | null = null;
+    let bound: { seq: number; id: string } | null = null;
     if (opts.after) {
-      const cursor = await this.get(tenant, opts.after);
-      if (!cursor) return { data: [], hasMore: false };
-      hi = cursor.created_at;
-      afterId = cursor.id;
-    }
-    const upper = Math.min(hi, Math.floor(Date.now() / 1000) + 60);
-    const matches = (d: { id: string; createdAt: number }) =>
-      afterId === null || d.createdAt < hi || (d.createdAt === hi && d.id < afterId);
-    let span = 3600;
-    let found: { id: string; createdAt: number; desc: Omit<WorkflowExecutionInfo, 'raw'> }[] = [];
-    for (;;) {
-      const lo = Math.max(0, upper - span);
-      found = [];
-      const query =
-        `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND BatchTenant = '${escapeQuery(tenant)}' ` +
-        `AND BatchCreatedAt >= ${lo} AND BatchCreatedAt <= ${hi === Number.MAX_SAFE_INTEGER ? upper : hi}`;
-      for await (const wf of this.client.workflow.list({ query })) {
-        const createdAt = wf.typedSearchAttributes.get(BATCH_CREATED_AT_SA) ?? 0;
-        const item = { id: wf.workflowId, createdAt, desc: wf };
-        if (matches(item)) found.push(item);
+      if (!isBatchId(opts.after)) return { data: [], hasMore: false };
+      let cursor: Info;
+      try {
+        cursor = await this.client.workflow.getHandle(opts.after).describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { data: [], hasMore: false };
+        throw err;
       }
-      if (found.length > opts.limit || lo === 0) break;
-      span *= 8;
+      if (!this.owns(cursor, tenant)) return { data: [], hasMore: false };
+      bound = { seq: orderKey(cursor), id: opts.after };
     }
-    found.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const page = found.slice(0, opts.limit);
-    const data = await Promise.all(
-      page.map(async (f) => this.withReplays(tenant, await this.fromDescription(f.desc))),
-    );
-    return { data, hasMore: found.length > opts.limit };
+    const base = `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND BatchTenant = '${escapeQuery(tenant)}'`;
+    const legacy = await this.hasLegacy(tenant, base);
+    const hi = bound ? bound.seq : Number.MAX_SAFE_INTEGER;
+    // Creation order keys lie in [lo, hi]; batches without one are placed at their second's start.
+    const inRange = (lo: number) => {
+      const seq = `BatchCreatedSeq >= ${lo} AND BatchCreatedSeq <= ${hi}`;
+      if (!legacy) return `${base} AND ${seq}`;
+      const secs = `BatchCreatedAt >= ${Math.floor(lo / 1e6)} AND BatchCreatedAt <= ${Math.floor(hi / 1e6)}`;
+      return `${base} AND ((${seq}) OR (BatchCreatedSeq IS NULL AND ${secs}))`;
+    };
+    const before = (i: Info) => {
+      if (!bound) return true;
+      const k = orderKey(i);
+      return k < bound.seq || (k === bound.seq && i.workflowId < bound.id);
+    };
+    const top = bound ? bound.seq : Date.now() * 1000 + 60e6;
+    const want = opts.limit + 1 + (bound ? 1 : 0); // the cursor itself is inside [lo, hi]
+
+    let width = await this.windowFor(tenant, top, want, inRange);
+    for (let attempt = 0; ; attempt++) {
+      const lo = top - width;
+      const all = lo <= 0;
+      const found: Info[] = [];
+      const query = all ? inRange(0) : inRange(lo);
+      for await (const wf of this.client.workflow.list({ query, pageSize: 1000 }))
+        if (before(wf)) found.push(wf);
+      // Fewer than a page although older batches may exist (counts are a moment old): look further.
+      if (found.length <= opts.limit && !all && attempt < 6) {
+        width *= 4;
+        continue;
+      }
+      this.windows.set(tenant, Math.min(width, top));
+      found.sort((a, b) => orderKey(b) - orderKey(a) || (a.workflowId < b.workflowId ? 1 : -1));
+      const page = found.slice(0, opts.limit);
+      const batches = await Promise.all(page.map((wf) => this.fromInfo(wf)));
+      const replayed = await mayHaveReplays(
+        this.store,
+        tenant,
+        batches.filter((b) => isTerminal(b.status)).map((b) => b.id),
+      );
+      const data = await Promise.all(
+        batches.map((b) => (replayed.has(b.id) ? this.withReplays(tenant, b) : Promise.resolve(b))),
+      );
+      return { data, hasMore: found.length > opts.limit };
+    }
   }
 
   async healthy(): Promise<boolean> {
@@ -160,6 +291,71 @@ export class BatchService {
     }
   }
 
+  /**
+   * A window width (µs back from `top`) holding at least `want` batches, or reaching back to the
+   * beginning: counted (not fetched) while it is too narrow or much too wide.
+   */
+  private async windowFor(
+    tenant: string,
+    top: number,
+    want: number,
+    inRange: (lo: number) => string,
+  ): Promise<number> {
+    let width = Math.min(this.windows.get(tenant) ?? FIRST_WINDOW_US, top);
+    let narrow = 0; // widest width known to hold fewer than `want`
+    let wide = Infinity; // narrowest width known to hold at least `want`
+    for (let i = 0; i < 8 && width < top; i++) {
+      const { count } = await this.client.workflow.count(inRange(top - width));
+      if (count >= want && count <= want * FETCH_CAP) return width;
+      const aimed = Math.ceil((width * want * AIM) / Math.max(count, 1));
+      if (count >= want) wide = width;
+      else narrow = width;
+      // Even density is a guess: stay strictly between what is known too narrow and too wide.
+      const next = count === 0 ? width * 16 : aimed;
+      width = Math.max(narrow + 1, Math.min(next, wide === Infinity ? next : wide - 1));
+      if (width >= wide) return wide;
+    }
+    return Math.min(width, wide === Infinity ? top : wide);
+  }
+
+  /** Whether some of the tenant's batches have no BatchCreatedSeq (created by an older API). */
+  private async hasLegacy(tenant: string, base: string): Promise<boolean> {
+    const known = this.legacy.get(tenant);
+    // New batches always carry the attribute: once none lacks it, none ever will again.
+    if (known && (!known.has || known.until > Date.now())) return known.has;
+    const { count } = await this.client.workflow.count(`${base} AND BatchCreatedSeq IS NULL`);
+    this.legacy.set(tenant, { has: count > 0, until: Date.now() + LEGACY_RECHECK_MS });
+    return count > 0;
+  }
+
+  /** One create per key at a time in this process (the map holds only creates in flight). */
+  private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    for (let held = this.keyed.get(id); held; held = this.keyed.get(id)) await held.catch(() => undefined);
+    const run = fn();
+    this.keyed.set(id, run);
+    try {
+      return await run;
+    } finally {
+      if (this.keyed.get(id) === run) this.keyed.delete(id);
+    }
+  }
+
+  /** The batch under `id` if this tenant owns it: from describe, or the stored snapshot after retention. */
+  private async describe(tenant: string, id: string): Promise<Described | null> {
+    if (!isBatchId(id)) return null;
+    let desc: Info;
+    try {
+      desc = await this.client.workflow.getHandle(id).describe();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      const stored = await this.snapshot(tenant, id);
+      return stored && { batch: stored, fingerprint: null };
+    }
+    if (!this.owns(desc, tenant)) return null;
+    const memo = desc.memo as BatchMemo | undefined;
+    return { batch: await this.fromInfo(desc), fingerprint: memo?.idempotency?.fingerprint ?? null };
+  }
+
   private owns(
     desc: { typedSearchAttributes: TypedSearchAttributes; type: string },
     tenant: string,
@@ -167,22 +363,35 @@ export class BatchService {
     return desc.type === BATCH_WORKFLOW_TYPE && desc.typedSearchAttributes.get(BATCH_TENANT_SA) === tenant;
   }
 
-  private async fromDescription(desc: Omit<WorkflowExecutionInfo, 'raw'>): Promise<Batch> {
-    const handle = this.client.workflow.getHandle(desc.workflowId, desc.runId);
-    const initial = BatchSchema.parse((desc.memo as { batch?: unknown } | undefined)?.batch);
-    switch (desc.status.name) {
+  /**
+   * The Batch of a described or listed execution, from its memo: the Batch set at start with the
+   * workflow's `live` fields over it (status, timestamps, counts, files) as of its last update.
+   * Only batches started before the workflow kept `live` fall back: status from the BatchStatus
+   * search attribute while running, the workflow's result once completed.
+   */
+  private async fromInfo(info: Info): Promise<Batch> {
+    const memo = (info.memo ?? {}) as BatchMemo;
+    const initial = BatchSchema.parse(memo.batch);
+    const fromMemo = memo.live ? BatchSchema.parse({ ...initial, ...memo.live }) : null;
+    switch (info.status.name) {
       case 'RUNNING':
-        return handle.query(getBatchQuery);
+      case 'CONTINUED_AS_NEW':
+        if (fromMemo) return fromMemo;
+        return BatchSchema.parse({
+          ...initial,
+          status: info.typedSearchAttributes.get(BATCH_STATUS_SA) ?? initial.status,
+        });
       case 'COMPLETED':
-        return (await handle.result()) as Batch;
+        if (fromMemo && isTerminal(fromMemo.status)) return fromMemo;
+        return (await this.client.workflow.getHandle(info.workflowId, info.runId).result()) as Batch;
       default: {
         // Terminated or timed out from outside: the batch is failed (or cancelled), never lost from view.
-        const closedAt = Math.floor((desc.closeTime ?? new Date()).getTime() / 1000);
-        const stored = await this.snapshot(tenantOf(desc), desc.workflowId);
+        const closedAt = Math.floor((info.closeTime ?? new Date()).getTime() / 1000);
+        const stored = await this.snapshot(tenantOf(info), info.workflowId);
         if (stored) return stored;
-        const cancelled = desc.status.name === 'CANCELLED';
+        const cancelled = info.status.name === 'CANCELLED';
         return {
-          ...initial,
+          ...(fromMemo ?? initial),
           status: cancelled ? 'cancelled' : 'failed',
           ...(cancelled ? { cancelled_at: closedAt } : { failed_at: closedAt }),
           errors: cancelled
@@ -192,7 +401,7 @@ export class BatchService {
                 data: [
                   {
                     code: 'internal_error',
-                    message: `batch workflow ${desc.status.name.toLowerCase()}`,
+                    message: `batch workflow ${info.status.name.toLowerCase()}`,
                     param: null,
                     line: null,
                   },
@@ -219,9 +428,25 @@ export class BatchService {
   }
 }
 
+function matchOf(found: Described, fingerprint: string): IdempotentResult {
+  // A batch found only as a stored snapshot has no fingerprint left to compare: it is the key's batch.
+  const same = found.fingerprint === null || found.fingerprint === fingerprint;
+  return { kind: same ? 'existing' : 'mismatch', batch: found.batch };
+}
+
+/** Creation order of a listed or described batch; one without BatchCreatedSeq sits at its second's start. */
+function orderKey(info: { typedSearchAttributes: TypedSearchAttributes }): number {
+  return (
+    info.typedSearchAttributes.get(BATCH_CREATED_SEQ_SA) ??
+    (info.typedSearchAttributes.get(BATCH_CREATED_AT_SA) ?? 0) * 1e6
+  );
+}
+
 function tenantOf(desc: { typedSearchAttributes: TypedSearchAttributes }): string {
   return desc.typedSearchAttributes.get(BATCH_TENANT_SA) ?? '';
 }
+
+const isBatchId = (id: string): boolean => /^batch_[A-Za-z0-9]{1,64}$/.test(id);
 
 /** Visibility queries take string literals in single quotes. */
 const escapeQuery = (s: string): string => s.replace(/\\/g, '\\\\').replace(/'/g, "\\'");

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../domain/api-error';
 import { CreateBatchBody, Endpoint, ENDPOINTS } from '../domain/batch';
 import { completionWindowSeconds } from '../domain/batch-state';
-import { newBatchId } from '../ids';
+import { newBatchId, newCreationSeq } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
+import type { BatchWorkflowInput } from '../workflows/types';
 import { buildBatchOptions, type BatchOptionsDeps } from './batch-options';
 import type { BatchService } from './batch-service';
 import { listPage } from './list-page';
@@ -15,6 +17,38 @@ const ListBatchesQuery = z.object({
   after: z.string().optional(),
 });
 const IdParams = z.object({ id: z.string() });
+
+/** An Idempotency-Key: 1–255 visible ASCII characters (as Stripe and the IETF draft allow). */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+
+/** The create's Idempotency-Key header; null without one. Throws 400 for a malformed one. */
+function idempotencyKeyOf(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header.trim())) {
+    throw ApiError.invalid(
+      'Invalid Idempotency-Key header: one value of 1 to 255 visible ASCII characters.',
+      'Idempotency-Key',
+    );
+  }
+  return header.trim();
+}
+
+/** The create's parameters, independent of key order: a retry with the same body has the same print. */
+function fingerprintOf(body: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body ?? {})))
+    .digest('base64url');
+}
 
 export interface BatchesDeps {
   batches: BatchService;
@@ -46,36 +80,61 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
       );
     }
     const tenant = tenantOf(req);
-    const file = await files.get(tenant, body.input_file_id);
-    if (!file)
+    // The file is checked here, not before an idempotent lookup: a retry finds its batch even if
+    // the input file was deleted meanwhile.
+    const prepare = async (batchId: string, seq: number): Promise<BatchWorkflowInput> => {
+      const file = await files.get(tenant, body.input_file_id);
+      if (!file)
+        throw new ApiError(
+          404,
+          'not_found_error',
+          `No such file: '${body.input_file_id}'`,
+          'input_file_id',
+          null,
+        );
+      if (file.purpose !== 'batch') {
+        throw ApiError.invalid(
+          `File '${file.id}' has purpose '${file.purpose}'; a batch needs purpose 'batch'.`,
+          'input_file_id',
+        );
+      }
+      const createdAt = Math.floor(seq / 1e6);
+      const options = await buildBatchOptions(deps.options, req, tenant, batchId, body);
+      return {
+        batchId,
+        tenant,
+        endpoint: endpoint.data,
+        inputFileId: file.id,
+        completionWindow: body.completion_window,
+        createdAt,
+        expiresAt: createdAt + windowSeconds,
+        metadata: body.metadata ?? null,
+        outputTtlSeconds: body.output_expires_after?.seconds ?? null,
+        options,
+      };
+    };
+    const key = idempotencyKeyOf(req.headers['idempotency-key']);
+    if (key === null) {
+      const seq = newCreationSeq();
+      return batches.start(await prepare(newBatchId(), seq), { seq });
+    }
+    const result = await batches.startIdempotent(
+      tenant,
+      { key, fingerprint: fingerprintOf(req.body) },
+      prepare,
+    );
+    if (result.kind === 'mismatch') {
+      // 422 as the IETF Idempotency-Key draft says (the openai clients also retry a 409 on their own).
       throw new ApiError(
-        404,
-        'not_found_error',
-        `No such file: '${body.input_file_id}'`,
-        'input_file_id',
+        422,
+        'invalid_request_error',
+        `This Idempotency-Key was already used for a batch created with other parameters ` +
+          `(${result.batch.id}); use a new key for a new batch.`,
         null,
-      );
-    if (file.purpose !== 'batch') {
-      throw ApiError.invalid(
-        `File '${file.id}' has purpose '${file.purpose}'; a batch needs purpose 'batch'.`,
-        'input_file_id',
+        'idempotency_key_reused',
       );
     }
-    const createdAt = Math.floor(Date.now() / 1000);
-    const batchId = newBatchId();
-    const options = await buildBatchOptions(deps.options, req, tenant, batchId, body);
-    return batches.start({
-      batchId,
-      tenant,
-      endpoint: endpoint.data,
-      inputFileId: file.id,
-      completionWindow: body.completion_window,
-      createdAt,
-      expiresAt: createdAt + windowSeconds,
-      metadata: body.metadata ?? null,
-      outputTtlSeconds: body.output_expires_after?.seconds ?? null,
-      options,
-    });
+    return result.batch;
   });
 
   app.get('/v1/batches', async (req) => {

@@ -5,7 +5,7 @@ import { ApiError } from '../domain/api-error';
 import { Metadata, type Batch } from '../domain/batch';
 import { completionWindowSeconds, isTerminal } from '../domain/batch-state';
 import { DEFAULT_FILE_TTL_SECONDS, type StoredFile } from '../domain/file';
-import { newBatchId, newFileId } from '../ids';
+import { newBatchId, newCreationSeq, newFileId } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
 import { layout } from '../storage/layout';
 import type { ObjectStore } from '../storage/object-store';
@@ -75,7 +75,8 @@ export async function replayBatch(
   if (!file) throw nothingToReplay(original.id, codes);
 
   const batchId = newBatchId();
-  const createdAt = Math.floor(Date.now() / 1000);
+  const seq = newCreationSeq();
+  const createdAt = Math.floor(seq / 1e6);
   // The link goes first: a crash before the start leaves a link to a batch that reads as
   // missing, never a replay its original does not know of (which invites a costly second one).
   await recordReplay(deps.store, tenant, original.id, batchId);
@@ -83,19 +84,22 @@ export async function replayBatch(
     // The original's governance options (schema, thresholds, budget, captured headers) apply
     // again, so a replay cannot slip past checks the original enforced.
     const options = await deps.batches.creationOptions(tenant, original.id);
-    return await deps.batches.start({
-      batchId,
-      tenant,
-      endpoint: original.endpoint,
-      inputFileId: file.id,
-      completionWindow,
-      createdAt,
-      expiresAt: createdAt + windowSeconds,
-      metadata: body.metadata === undefined ? original.metadata : body.metadata,
-      outputTtlSeconds: null,
-      replayOf: original.id,
-      ...(options ? { options } : {}),
-    });
+    return await deps.batches.start(
+      {
+        batchId,
+        tenant,
+        endpoint: original.endpoint,
+        inputFileId: file.id,
+        completionWindow,
+        createdAt,
+        expiresAt: createdAt + windowSeconds,
+        metadata: body.metadata === undefined ? original.metadata : body.metadata,
+        outputTtlSeconds: null,
+        replayOf: original.id,
+        ...(options ? { options } : {}),
+      },
+      { seq },
+    );
   } catch (err) {
     await forgetReplay(deps.store, tenant, original.id, batchId);
     await deps.files.delete(tenant, file.id);

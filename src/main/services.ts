@@ -31,7 +31,7 @@ export async function startApi(
   const app = await buildApiServer({
     store,
     files,
-    batches: new BatchService(client, config.TEMPORAL_TASK_QUEUE, store),
+    batches: new BatchService(client, config.TEMPORAL_TASK_QUEUE, store, config.IDEMPOTENCY_KEY_TTL_S),
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     completionWindows: config.COMPLETION_WINDOWS,
     passthroughHeaders: config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase()),

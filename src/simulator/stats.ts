@@ -29,6 +29,12 @@ export interface BatchStats extends InFlightCounters {
   missingRecordId: number;
   /** Calls without an Authorization header. */
   missingAuthorization: number;
+  /** Calls without an Idempotency-Key header. */
+  missingIdempotencyKey: number;
+  /** Calls whose Idempotency-Key is not `<X-Batch-Id>:<X-Record-Id>`. */
+  foreignIdempotencyKeys: number;
+  /** Distinct Idempotency-Key values seen. */
+  idempotencyKeys: number;
   /** Distinct record keys seen. */
   records: number;
   /** Records called more than once (i.e. retried). */
@@ -54,6 +60,9 @@ class Counters implements InFlightCounters {
 class BatchCounters extends Counters {
   missingRecordId = 0;
   missingAuthorization = 0;
+  missingIdempotencyKey = 0;
+  foreignIdempotencyKeys = 0;
+  idempotencyKeys = new Set<string>();
   byStatus: Record<string, number> = {};
   /** recordId → calls; doubles as the attempt counter for transient and rate-based faults. */
   records = new Map<string, number>();
@@ -142,6 +151,12 @@ export class StatsStore {
       batch.missingRecordId++;
       rid = fallbackRecordId();
     }
+    const idempotencyKey = headers['idempotency-key'];
+    if (typeof idempotencyKey !== 'string') batch.missingIdempotencyKey++;
+    else {
+      batch.idempotencyKeys.add(idempotencyKey);
+      if (idempotencyKey !== `${bid}:${rid}`) batch.foreignIdempotencyKeys++;
+    }
     const attempt = (batch.records.get(rid) ?? 0) + 1;
     batch.records.set(rid, attempt);
     return new CallHandle(this, modelCounters, batch, attempt, bid + '/' + rid);
@@ -185,6 +200,9 @@ export class StatsStore {
         maxInFlight: 0,
         missingRecordId: 0,
         missingAuthorization: 0,
+        missingIdempotencyKey: 0,
+        foreignIdempotencyKeys: 0,
+        idempotencyKeys: 0,
         records: 0,
         retriedRecords: 0,
         maxCallsPerRecord: 0,
@@ -210,6 +228,9 @@ export class StatsStore {
       maxInFlight: b.maxInFlight,
       missingRecordId: b.missingRecordId,
       missingAuthorization: b.missingAuthorization,
+      missingIdempotencyKey: b.missingIdempotencyKey,
+      foreignIdempotencyKeys: b.foreignIdempotencyKeys,
+      idempotencyKeys: b.idempotencyKeys.size,
       records: b.records.size,
       retriedRecords: retried,
       maxCallsPerRecord: maxCalls,
