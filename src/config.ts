@@ -11,18 +11,30 @@ const list = (def: string) =>
         .map((x) => x.trim())
         .filter(Boolean),
     );
-const perModel = z
-  .string()
-  .default('')
-  .transform((s, ctx) => {
-    if (!s.trim()) return {};
-    try {
-      return z.record(z.string(), z.number().int().positive()).parse(JSON.parse(s));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of model → positive integer' });
-      return z.NEVER;
-    }
-  });
+/**
+ * A JSON object of model → value, as a Map: lookups are keyed by model names from tenants' files,
+ * and a plain object would answer `constructor`, `toString` or `__proto__` from Object.prototype.
+ */
+const perModelMap = <T>(value: z.ZodType<T>, message: string) =>
+  z
+    .string()
+    .default('')
+    .transform((s, ctx): ReadonlyMap<string, T> => {
+      if (!s.trim()) return new Map();
+      try {
+        const raw = JSON.parse(s) as unknown;
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(message);
+        // Object.entries lists own keys only (JSON.parse makes `__proto__` an own key, kept as a model).
+        return new Map(Object.entries(raw).map(([model, v]) => [model, value.parse(v)]));
+      } catch {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+    });
+const perModel = perModelMap(
+  z.number().int().positive(),
+  'must be a JSON object of model → positive integer',
+);
 
 const fraction = (def: number) => z.coerce.number().gt(0).lt(1).default(def);
 const bool = (def: boolean) =>
@@ -34,21 +46,10 @@ const RateLimit = z
   .object({ rpm: z.number().positive().optional(), tpm: z.number().positive().optional() })
   .strict()
   .refine((l) => l.rpm !== undefined || l.tpm !== undefined);
-const rateLimits = z
-  .string()
-  .default('')
-  .transform((s, ctx) => {
-    if (!s.trim()) return {};
-    try {
-      return z.record(z.string(), RateLimit).parse(JSON.parse(s));
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be a JSON object of model → {"rpm": n, "tpm": n} (positive numbers, at least one)',
-      });
-      return z.NEVER;
-    }
-  });
+const rateLimits = perModelMap(
+  RateLimit,
+  'must be a JSON object of model → {"rpm": n, "tpm": n} (positive numbers, at least one)',
+);
 
 /** Every setting, read from the environment and validated once at start. */
 export const ConfigSchema = z.object({
@@ -88,6 +89,30 @@ export const ConfigSchema = z.object({
   COMPLETION_WINDOWS: list('24h'),
   MAX_REQUESTS_PER_BATCH: int(50_000, 1),
   MAX_UPLOAD_BYTES: int(200 * 1024 * 1024, 1),
+  /**
+   * Distinct models one batch may use (more fail validation with `too_many_models`). Each model is
+   * one child workflow: its start, start confirmation and completion plus the workflow tasks around
+   * them cost the parent ~9 history events, and every chunk's progress signal up to ~4 more (at most
+   * ~1,000 chunks are planned per batch, at least one per model). 256 models keep the parent near
+   * 6,000 events — below Temporal's 10,240-event warning, far from its 51,200-event limit.
+   */
+  MAX_MODELS_PER_BATCH: int(256, 1),
+  /**
+   * Longest input line in bytes (longer lines fail validation with `line_too_large`, checked before
+   * parsing). OpenAI accepts request payloads of up to 50 MB with images; 10 MiB holds several
+   * base64 images while bounding what ingest holds in memory per line.
+   */
+  MAX_LINE_BYTES: int(10 * 1024 * 1024, 1024),
+  /**
+   * Deepest JSON nesting of an input line (deeper lines fail with `json_too_deep`, checked without
+   * recursion before parsing). Chat requests with nested json_schema response formats reach ~20.
+   */
+  MAX_JSON_DEPTH: int(64, 4),
+  /**
+   * Bytes of parsed segments and journals finalize keeps for repeated bodies answered from earlier
+   * segments; the segment being written is held even when it alone is larger.
+   */
+  FINALIZE_CACHE_BYTES: int(32 * 1024 * 1024, 0),
   /** Comma-separated allow-list of models; empty serves any model. */
   ALLOWED_MODELS: list(''),
   /** Requests per stored input segment (the unit of journaling and resumption). */
@@ -158,5 +183,5 @@ export function modelConcurrency(
   config: Pick<Config, 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'>,
   model: string,
 ): number {
-  return config.MODEL_CONCURRENCY_OVERRIDES[model] ?? config.MODEL_CONCURRENCY;
+  return config.MODEL_CONCURRENCY_OVERRIDES.get(model) ?? config.MODEL_CONCURRENCY;
 }

@@ -1,46 +1,18 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { BATCH_DATA_INCONSISTENT } from '../domain/failures';
 import { DEFAULT_FILE_TTL_SECONDS } from '../domain/file';
 import { emptyGovernance, emptyUsage } from '../domain/batch-state';
 import { addTokens } from '../gateway/usage';
 import { derivedFileId, newRequestLineId } from '../ids';
-import { parseJournal, type JournalEntry } from '../results/journal';
+import type { JournalEntry } from '../results/journal';
 import { countTags, outcomeTags, type LineGovernance } from '../results/outcome';
 import { notRunLine } from '../results/result-line';
-import { parseSegment, type SegmentRequest } from '../results/segment';
 import { layout } from '../storage/layout';
-import type { ObjectStore, ObjectWriter } from '../storage/object-store';
+import type { ObjectWriter } from '../storage/object-store';
 import type { FinalizeInput, FinalizeResult } from '../workflows/types';
 import type { ActivityRuntime } from './runtime';
-
-/** Parsed segments and journals of one model shard, the most recent few kept for repeats. */
-class SegmentResults {
-  private readonly cache = new Map<
-    number,
-    { requests: SegmentRequest[]; results: Map<string, JournalEntry> }
-  >();
-
-  constructor(
-    private readonly store: ObjectStore,
-    private readonly tenant: string,
-    private readonly batchId: string,
-    private readonly model: number,
-  ) {}
-
-  async get(s: number): Promise<{ requests: SegmentRequest[]; results: Map<string, JournalEntry> }> {
-    const hit = this.cache.get(s);
-    if (hit) return hit;
-    const segment = await this.store.get(layout.segment(this.tenant, this.batchId, this.model, s));
-    if (!segment) throw new Error(`segment ${this.model}/${s} of ${this.batchId} is missing`);
-    const journal = await this.store.get(layout.journal(this.tenant, this.batchId, this.model, s));
-    const loaded = {
-      requests: parseSegment(segment.toString('utf8')),
-      results: parseJournal(journal?.toString('utf8') ?? ''),
-    };
-    if (this.cache.size >= 32) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(s, loaded);
-    return loaded;
-  }
-}
+import { SegmentCache } from './segment-cache';
 
 /** The first request's result as the line of a repeat: its own id and custom_id, marked cached. */
 function cachedCopy(answer: JournalEntry, customIdJson: string): JournalEntry {
@@ -78,7 +50,13 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
   let failed = 0;
   try {
     for (const model of input.models) {
-      const segments = new SegmentResults(store, input.tenant, input.batchId, model.index);
+      const segments = new SegmentCache(
+        store,
+        input.tenant,
+        input.batchId,
+        model.index,
+        rt.config.FINALIZE_CACHE_BYTES,
+      );
       let lines = 0;
       for (let s = 0; s < model.segments; s++) {
         const { requests, results } = await segments.get(s);
@@ -118,9 +96,11 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
       // Never write files short of a line: segments that lost requests (e.g. a host crash before
       // the OS wrote them to disk) stop finalize instead of silently dropping lines.
       if (model.requests !== undefined && lines !== model.requests) {
-        throw new Error(
-          `model ${model.index} of ${input.batchId}: segments hold ${lines} requests, ingest wrote ${model.requests}`,
-        );
+        throw ApplicationFailure.create({
+          type: BATCH_DATA_INCONSISTENT,
+          nonRetryable: true,
+          message: `Batch ${input.batchId}: the ${model.segments} input segments of model ${model.index} hold ${lines} requests; ingest wrote ${model.requests}.`,
+        });
       }
     }
   } catch (e) {

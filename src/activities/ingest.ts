@@ -1,16 +1,21 @@
-import { createInterface } from 'node:readline';
 import { Context } from '@temporalio/activity';
 import type { BatchError } from '../domain/batch';
-import { checkInputLine } from '../domain/input-line';
+import { clip } from '../domain/clip';
+import { checkInputLine, lineTooLarge } from '../domain/input-line';
 import { modelConcurrency } from '../config';
 import { layout } from '../storage/layout';
 import { formatSegmentLine, packPlace, unpackPlace } from '../results/segment';
 import { HashIndex } from '../ingest/hash-index';
+import { readLines } from '../ingest/line-reader';
 import type { ActivityRuntime } from './runtime';
 import type { IngestInput, IngestResult, ModelPlan } from '../workflows/types';
 
 /** At most this many `errors.data` entries are kept: the Batch object must stay small. */
 export const MAX_REPORTED_ERRORS = 1000;
+/** …and at most this many bytes of them: the errors travel in the ingest result, a workflow payload. */
+export const MAX_REPORTED_ERROR_BYTES = 128 * 1024;
+/** A segment is written once its buffered lines reach this size, so no segment is huge to read back. */
+const SEGMENT_MAX_CHARS = 8 * 1024 * 1024;
 /** Chunks per batch we aim for at most, so progress signals stay well under Temporal's limits. */
 const TARGET_MAX_CHUNKS = 1000;
 
@@ -20,6 +25,8 @@ interface ModelShard {
   requests: number;
   segments: number;
   buffer: string[];
+  /** Characters in `buffer`. */
+  bufferChars: number;
   /** Bodies seen in this shard → place of their first request (when deduplication is on). */
   bodies: HashIndex | null;
 }
@@ -34,16 +41,16 @@ async function confirmDuplicates(
   const firstIds = new Map<number, string>();
   const content = await rt.files.content(input.tenant, input.inputFileId);
   if (!content) throw new Error(`input file ${input.inputFileId} vanished during ingest`);
-  let lineNo = 0;
-  for await (const text of createInterface({ input: content, crlfDelay: Infinity })) {
-    lineNo++;
-    if (wanted.has(lineNo)) firstIds.set(lineNo, (JSON.parse(text) as { custom_id: string }).custom_id);
+  // The same reader as the first pass, so line numbers agree (first occurrences were valid lines).
+  for await (const line of readLines(content, rt.config.MAX_LINE_BYTES)) {
+    if (line.text !== undefined && wanted.has(line.lineNo))
+      firstIds.set(line.lineNo, (JSON.parse(line.text) as { custom_id: string }).custom_id);
   }
   return suspects
     .filter((s) => firstIds.get(s.first) === s.customId)
     .map((s) => ({
       code: 'duplicate_custom_id',
-      message: `Line ${s.line}: custom_id '${s.customId}' is not unique.`,
+      message: `Line ${s.line}: custom_id '${clip(s.customId)}' is not unique.`,
       param: 'custom_id',
       line: s.line,
     }));
@@ -56,8 +63,12 @@ async function confirmDuplicates(
 export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<IngestResult> {
   const { config, store } = rt;
   const errors: BatchError[] = [];
+  let errorBytes = 0;
   const addError = (e: BatchError) => {
-    if (errors.length < MAX_REPORTED_ERRORS) errors.push(e);
+    const size = e.message.length + e.code.length + (e.param?.length ?? 0) + 48;
+    if (errors.length >= MAX_REPORTED_ERRORS || errorBytes + size > MAX_REPORTED_ERROR_BYTES) return;
+    errors.push(e);
+    errorBytes += size;
   };
   const file = await rt.files.get(input.tenant, input.inputFileId);
   const content =
@@ -68,7 +79,7 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
       errors: [
         {
           code: 'invalid_request',
-          message: `Input file '${input.inputFileId}' is no longer available.`,
+          message: `Input file '${clip(input.inputFileId)}' is no longer available.`,
           param: 'input_file_id',
           line: null,
         },
@@ -79,12 +90,16 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
   const rules = {
     endpoint: input.endpoint,
     allowedModels: config.ALLOWED_MODELS.length ? new Set(config.ALLOWED_MODELS) : null,
+    maxJsonDepth: config.MAX_JSON_DEPTH,
   };
   // custom_ids seen so far, as 64-bit hashes (flat memory at millions of lines); a hash hit is a
   // suspect, confirmed against the real custom_id by a second read of just those lines.
-  const seen = new HashIndex();
+  const seen = new HashIndex(1 << 10);
   const suspects: { line: number; first: number; customId: string }[] = [];
   const shards = new Map<string, ModelShard>();
+  // Distinct models of valid lines, tracked even once the batch is known to fail (shards stop then).
+  const seenModels = new Set<string>();
+  let tooManyModels = false;
   const writes: Promise<void>[] = [];
   let lineNo = 0;
   let total = 0;
@@ -95,19 +110,39 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     const key = layout.segment(input.tenant, input.batchId, shard.index, shard.segments);
     const text = shard.buffer.join('');
     shard.buffer = [];
+    shard.bufferChars = 0;
     shard.segments++;
     await store.put(key, text);
   };
 
-  const lines = createInterface({ input: content, crlfDelay: Infinity });
-  for await (const text of lines) {
-    lineNo++;
+  for await (const raw of readLines(content, config.MAX_LINE_BYTES)) {
+    lineNo = raw.lineNo;
     if (lineNo % 10_000 === 0) Context.current().heartbeat(lineNo);
+    if (raw.tooLarge) {
+      addError(lineTooLarge(lineNo, config.MAX_LINE_BYTES));
+      continue;
+    }
+    const text = raw.text;
     if (text.trim() === '') continue;
     const check = checkInputLine(text, lineNo, rules);
     if (!check.ok) {
       addError(check.error);
       continue;
+    }
+    if (!seenModels.has(check.model)) {
+      if (seenModels.size >= config.MAX_MODELS_PER_BATCH) {
+        // Reported once, at the line bringing the first model beyond the limit; the batch fails.
+        if (!tooManyModels)
+          addError({
+            code: 'too_many_models',
+            message: `Line ${lineNo}: model '${clip(check.model)}' is beyond the maximum of ${config.MAX_MODELS_PER_BATCH} distinct models per batch.`,
+            param: 'body.model',
+            line: lineNo,
+          });
+        tooManyModels = true;
+        continue;
+      }
+      seenModels.add(check.model);
     }
     const customId = check.line.custom_id;
     const first = seen.addOrGet(customId, lineNo);
@@ -126,6 +161,8 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
         requests: 0,
         segments: 0,
         buffer: [],
+        bufferChars: 0,
+        // Starts small and doubles as it fills: a model's memory follows its lines.
         bodies: config.DEDUPE_IDENTICAL_REQUESTS ? new HashIndex() : null,
       };
       shards.set(check.model, shard);
@@ -138,9 +175,11 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
       // A hash hit is a suspect: the chunk compares the bodies before reusing an answer.
       if (first !== 0) sameAs = unpackPlace(first);
     }
-    shard.buffer.push(formatSegmentLine(customId, bodyJson, sameAs));
+    const segmentLine = formatSegmentLine(customId, bodyJson, sameAs);
+    shard.buffer.push(segmentLine);
+    shard.bufferChars += segmentLine.length;
     shard.requests++;
-    if (shard.buffer.length >= config.SEGMENT_SIZE) {
+    if (shard.buffer.length >= config.SEGMENT_SIZE || shard.bufferChars >= SEGMENT_MAX_CHARS) {
       writes.push(flush(shard));
       if (writes.length >= 8) await Promise.all(writes.splice(0));
     }

@@ -7,6 +7,7 @@ import { ModelCapacity } from '../gateway/model-capacity';
 import { loadTokenizer } from '../gateway/token-estimate';
 import type { ObjectStore } from '../storage/object-store';
 import { FileRepository } from '../storage/file-repository';
+import { guardWrites } from './storage-guard';
 
 type LimitsConfig = Pick<
   Config,
@@ -32,7 +33,7 @@ export class ConcurrencyLimits {
   constructor(private readonly config: LimitsConfig) {
     this.global = new PrioritySemaphore(config.GLOBAL_CONCURRENCY);
     // Loaded at start rather than in the middle of a batch (it blocks the event loop for ~1 s).
-    if (Object.values(config.MODEL_RATE_LIMITS).some((l) => l.tpm !== undefined)) {
+    if ([...config.MODEL_RATE_LIMITS.values()].some((l) => l.tpm !== undefined)) {
       loadTokenizer().catch(() => undefined);
     }
   }
@@ -49,7 +50,7 @@ export class ConcurrencyLimits {
             tolerance: c.AIMD_TOLERANCE,
           }
         : null;
-      capacity = new ModelCapacity(modelConcurrency(c, name), aimd, c.MODEL_RATE_LIMITS[name]);
+      capacity = new ModelCapacity(modelConcurrency(c, name), aimd, c.MODEL_RATE_LIMITS.get(name));
       this.perModel.set(name, capacity);
     }
     return capacity;
@@ -74,10 +75,12 @@ export function createActivityRuntime(
   store: ObjectStore,
   gatewayUrl: string,
 ): ActivityRuntime {
+  // Writes storage refuses for good (ENOSPC, EROFS…) fail activities non-retryably (storage-guard.ts).
+  const guarded = guardWrites(store);
   return {
     config,
-    store,
-    files: new FileRepository(store),
+    store: guarded,
+    files: new FileRepository(guarded),
     gateway: new GatewayClient({
       baseUrl: gatewayUrl,
       apiKey: config.GATEWAY_API_KEY,

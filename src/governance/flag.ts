@@ -9,7 +9,8 @@ export interface FlagRule {
 function readPath(body: unknown, path: string): unknown {
   let cur = body;
   for (const key of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
+    // Own properties only: a path step like `constructor` must not read Object.prototype.
+    if (typeof cur !== 'object' || cur === null || !Object.hasOwn(cur, key)) return undefined;
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;

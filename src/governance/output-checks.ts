@@ -10,6 +10,11 @@ import { compileSchema, type CompiledSchema } from './schema';
 export interface OutputVerdict {
   /** Set when the content fails the output schema: the line goes to the error file (`schema_validation_failed`). */
   schemaIssues: string[] | null;
+  /**
+   * With `schemaIssues`: `schema_unsupported` when a schema could not be checked at all (a pattern
+   * RE2 cannot run), else `schema_validation_failed`.
+   */
+  schemaCode?: 'schema_validation_failed' | 'schema_unsupported';
   /** Per-line quality scores; undefined when the answer has no content to score. */
   quality: QualityScore | undefined;
 }
@@ -36,7 +41,10 @@ function parseContent(content: AnswerContent): Parsed {
 }
 
 function schemaIssues(schema: CompiledSchema, value: unknown, origin: string): string[] | null {
-  return schema.ok ? schema.check(value) : [`${origin} is not a valid JSON schema: ${schema.error}`];
+  if (schema.ok) return schema.check(value);
+  return [
+    `${origin} ${schema.unsupported ? 'cannot be checked' : 'is not a valid JSON schema'}: ${schema.error}`,
+  ];
 }
 
 const isJsonObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -59,6 +67,7 @@ export function createOutputChecks(
       const content = extract(response);
       const format = requestedFormat(endpoint, requestBody);
       let issues: string[] | null = null;
+      let unsupported = false;
       let consistency: number;
       if (!batchSchema && format.kind === 'text') {
         consistency = plainTextConsistency(content.text);
@@ -72,7 +81,12 @@ export function createOutputChecks(
           // JSON mode without a schema: off-format content lowers the score, it is not an error line.
           consistency = parsed.ok && isJsonObject(parsed.value) ? 1 : 0;
         } else {
-          if (!parsed.ok) issues = [parsed.issue];
+          const uncheckable = schemas.filter(([schema]) => !schema.ok && schema.unsupported);
+          if (uncheckable.length) {
+            // Not the content's fault: the line fails with its own code, whatever the content.
+            unsupported = true;
+            issues = uncheckable.map(([schema, origin]) => schemaIssues(schema, null, origin)![0]);
+          } else if (!parsed.ok) issues = [parsed.issue];
           else {
             const found = new Set<string>();
             for (const [schema, origin] of schemas)
@@ -84,6 +98,7 @@ export function createOutputChecks(
       }
       return {
         schemaIssues: issues,
+        ...(issues ? { schemaCode: unsupported ? 'schema_unsupported' : 'schema_validation_failed' } : {}),
         quality: scoreQuality(content, consistency, flagged, issues !== null, thresholds),
       };
     },

@@ -24,7 +24,9 @@ export async function storeOutputSchema(
   const compiled = compileSchema(text);
   if (!compiled.ok)
     throw ApiError.invalid(
-      `Invalid value for 'x_output_schema': not a valid JSON schema (${compiled.error}).`,
+      compiled.unsupported
+        ? `Invalid value for 'x_output_schema': ${compiled.error}.`
+        : `Invalid value for 'x_output_schema': not a valid JSON schema (${compiled.error}).`,
       'x_output_schema',
     );
   const key = layout.outputSchema(tenant, batchId);

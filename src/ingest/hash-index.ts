@@ -10,7 +10,10 @@ export class HashIndex {
   private line: Uint32Array;
   private count = 0;
 
-  constructor(capacity = 1 << 16) {
+  /** `capacity` (a power of two) is where it starts; it doubles whenever half full, so a small index stays small. */
+  constructor(capacity = 16) {
+    if (capacity < 2 || (capacity & (capacity - 1)) !== 0)
+      throw new RangeError('capacity must be a power of two ≥ 2');
     this.hi = new Uint32Array(capacity);
     this.lo = new Uint32Array(capacity);
     this.line = new Uint32Array(capacity);
@@ -18,6 +21,11 @@ export class HashIndex {
 
   get size(): number {
     return this.count;
+  }
+
+  /** Bytes held by the table (three 32-bit words per slot). */
+  get bytes(): number {
+    return this.line.length * 12;
   }
 
   /** Records `key` first seen at `lineNo` (≥ 1); returns the line of an earlier key with the same hash, or 0. */

@@ -310,17 +310,21 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
   app.get('/_sim/health', async () => ({ ok: true }));
   app.get('/_sim/stats', async () => store.snapshot());
   app.get('/_sim/batches', async () => {
-    const out: Record<string, Json> = {};
-    for (const id of store.batchIds()) {
-      const b = store.batch(id);
-      out[id] = {
-        calls: b.calls,
-        inFlight: b.inFlight,
-        maxInFlight: b.maxInFlight,
-        missingRecordId: b.missingRecordId,
-      };
-    }
-    return out;
+    // Batch ids come from request headers: own keys (fromEntries), never Object.prototype's.
+    return Object.fromEntries(
+      store.batchIds().map((id): [string, Json] => {
+        const b = store.batch(id);
+        return [
+          id,
+          {
+            calls: b.calls,
+            inFlight: b.inFlight,
+            maxInFlight: b.maxInFlight,
+            missingRecordId: b.missingRecordId,
+          },
+        ];
+      }),
+    );
   });
   app.get<{ Params: { batchId: string } }>('/_sim/batches/:batchId', async (req) =>
     store.batch(req.params.batchId),

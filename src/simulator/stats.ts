@@ -169,10 +169,13 @@ export class StatsStore {
   }
 
   snapshot(): SimulatorStats {
-    const byModel: Record<string, InFlightCounters> = {};
-    for (const [model, c] of this.byModel) {
-      byModel[model] = { calls: c.calls, inFlight: c.inFlight, maxInFlight: c.maxInFlight };
-    }
+    // Object.fromEntries defines own keys: a model named `__proto__` is listed, not swallowed.
+    const byModel: Record<string, InFlightCounters> = Object.fromEntries(
+      [...this.byModel].map(([model, c]) => [
+        model,
+        { calls: c.calls, inFlight: c.inFlight, maxInFlight: c.maxInFlight },
+      ]),
+    );
     return {
       totalCalls: this.total.calls,
       calls: this.total.calls,

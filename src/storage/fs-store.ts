@@ -27,8 +27,14 @@ export class FsObjectStore implements ObjectStore {
 
   async put(key: string, data: string | Buffer): Promise<void> {
     const { final, temp } = await this.tempFor(key);
-    await writeFile(temp, data);
-    await rename(temp, final);
+    try {
+      await writeFile(temp, data);
+      await rename(temp, final);
+    } catch (err) {
+      // A full disk leaves a partial temp file: never leave it taking up the space.
+      await rm(temp, { force: true });
+      throw err;
+    }
   }
 
   async putStream(

@@ -14,3 +14,19 @@ describe('HashIndex', () => {
     expect(idx.size).toBe(50_001);
   });
 });
+
+describe('HashIndex memory', () => {
+  it('starts small and grows with its keys, so a model with few lines costs little', () => {
+    const idx = new HashIndex();
+    expect(idx.bytes).toBeLessThanOrEqual(64 * 12);
+    for (let i = 1; i <= 3; i++) idx.addOrGet(`body-${i}`, i);
+    expect(idx.bytes).toBeLessThanOrEqual(64 * 12);
+    for (let i = 4; i <= 10_000; i++) idx.addOrGet(`body-${i}`, i);
+    // At most four slots per key after doubling (half full at most, just after a growth).
+    expect(idx.bytes).toBeLessThanOrEqual(10_000 * 4 * 12);
+    expect(idx.addOrGet('body-3', 10_001)).toBe(3);
+  });
+  it('refuses a capacity that is not a power of two', () => {
+    expect(() => new HashIndex(100)).toThrow(RangeError);
+  });
+});

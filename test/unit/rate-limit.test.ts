@@ -114,9 +114,13 @@ describe('RateLimiter', () => {
 describe('MODEL_RATE_LIMITS and the AIMD settings', () => {
   it('parses per-model limits; a model without an entry is unlimited', () => {
     const c = loadConfig({ MODEL_RATE_LIMITS: '{"gpt-4o":{"rpm":600,"tpm":150000},"o3":{"tpm":1000}}' });
-    expect(c.MODEL_RATE_LIMITS).toEqual({ 'gpt-4o': { rpm: 600, tpm: 150000 }, o3: { tpm: 1000 } });
-    expect(c.MODEL_RATE_LIMITS['gpt-4o-mini']).toBeUndefined();
-    expect(loadConfig({}).MODEL_RATE_LIMITS).toEqual({});
+    expect(Object.fromEntries(c.MODEL_RATE_LIMITS)).toEqual({
+      'gpt-4o': { rpm: 600, tpm: 150000 },
+      o3: { tpm: 1000 },
+    });
+    expect(c.MODEL_RATE_LIMITS.get('gpt-4o-mini')).toBeUndefined();
+    expect(c.MODEL_RATE_LIMITS.get('constructor')).toBeUndefined();
+    expect(loadConfig({}).MODEL_RATE_LIMITS.size).toBe(0);
   });
 
   it.each([

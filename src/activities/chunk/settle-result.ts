@@ -71,9 +71,12 @@ export function settleResult(
   // A cached answer spent its tokens in the batch that first asked.
   const tokens = cached ? ZERO_TOKENS : tokensFromBody(parsed);
   if (verdict.schemaIssues) {
+    const unsupported = verdict.schemaCode === 'schema_unsupported';
     const error = {
-      code: 'schema_validation_failed',
-      message: 'The response content does not match the output schema.',
+      code: unsupported ? 'schema_unsupported' : 'schema_validation_failed',
+      message: unsupported
+        ? 'The response content could not be checked: the output schema uses a pattern that cannot be matched in linear time.'
+        : 'The response content does not match the output schema.',
       issues: verdict.schemaIssues,
     };
     return {
