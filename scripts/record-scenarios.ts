@@ -1,0 +1,135 @@
+// Records the workflow histories of every path a batch can take, as fixtures for the replay test
+// (test/replay.test.ts): completed with continue-as-new, cancelled, expired, budget stop, 401 halt,
+// a dead-letter replay and a validation failure. Run it after a versioned workflow change
+// (README, "Changing workflow code") to add histories of the new code; never delete old ones
+// while batches on that code may still be running.
+// Usage: tsx scripts/record-scenarios.ts [out-dir]   (default test/fixtures/histories/<today>)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import OpenAI, { toFile } from 'openai';
+import { loadConfig } from '../src/config';
+import type { Batch } from '../src/domain/batch';
+import { startApi, startWorker } from '../src/main/services';
+import { startSimulator } from '../src/simulator/server';
+import { startDevServer } from '../src/temporal/dev-server';
+import { recordBatchHistories } from './record-histories';
+
+const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const outRoot = resolve(
+    process.argv[2] ?? join('test/fixtures/histories', new Date().toISOString().slice(0, 10)),
+  );
+  const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-record-'));
+  // Continue-as-new after 60 events: a small batch rolls its children over several times.
+  const server = await startDevServer({
+    port: 17_000 + Math.floor(Math.random() * 1000),
+    uiPort: 0,
+    headless: true,
+    namespace: 'default',
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
+  });
+  const sim = await startSimulator({ port: 0, latencyMs: 20 });
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: server.address,
+    DATA_DIR: dataDir,
+    PORT: '0',
+    GATEWAY_URL: sim.url,
+    SEGMENT_SIZE: '10',
+    MODEL_CONCURRENCY: '5',
+    COMPLETION_WINDOWS: '24h,4s',
+    RETRY_BASE_MS: '20',
+    RETRY_MAX_MS: '100',
+    MAX_ATTEMPTS: '2',
+    LOG_LEVEL: 'warn',
+  });
+  const worker = await startWorker(config, sim.url);
+  const api = await startApi(config);
+  const openai = new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'x', maxRetries: 0 });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+
+  const lines = (n: number, marker: (i: number) => string = () => '') =>
+    Array.from({ length: n }, (_, i) =>
+      JSON.stringify({
+        custom_id: `r-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: {
+          model: i % 2 ? 'm-a' : 'm-b',
+          messages: [{ role: 'user', content: `item ${i}${marker(i)}` }],
+        },
+      }),
+    ).join('\n');
+  const create = async (jsonl: string, extra: Record<string, unknown> = {}): Promise<Batch> => {
+    const file = await openai.files.create({
+      file: await toFile(Buffer.from(jsonl), 'in.jsonl'),
+      purpose: 'batch',
+    });
+    const res = await fetch(`${api.url}/v1/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        ...extra,
+      }),
+    });
+    if (!res.ok) throw new Error(`create: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Batch;
+  };
+  const wait = async (id: string, until = (b: Batch) => TERMINAL.includes(b.status)): Promise<Batch> => {
+    for (;;) {
+      const b = (await openai.batches.retrieve(id)) as unknown as Batch;
+      if (until(b)) return b;
+      await sleep(100);
+    }
+  };
+  const record = async (scenario: string, batch: Batch, expected: string) => {
+    const done = await wait(batch.id);
+    if (done.status !== expected) throw new Error(`${scenario}: ended ${done.status}, expected ${expected}`);
+    await sleep(500);
+    await recordBatchHistories(client, batch.id, join(outRoot, scenario));
+  };
+
+  try {
+    await record('completed-rollover', await create(lines(400)), 'completed');
+
+    const cancelled = await create(lines(3000));
+    await wait(cancelled.id, (b) => b.request_counts.completed >= 300);
+    await openai.batches.cancel(cancelled.id);
+    await record('cancelled-rollover', cancelled, 'cancelled');
+
+    await record('expired', await create(lines(3000), { completion_window: '4s' }), 'expired');
+    await record('budget-stop', await create(lines(3000), { x_max_tokens: 2000 }), 'cancelled');
+    await record('halted-401', await create(lines(3000, (i) => (i === 301 ? ' #sim:401' : ''))), 'failed');
+
+    const withFailures = await create(lines(200, (i) => (i % 10 === 0 ? ' #sim:500' : '')));
+    await wait(withFailures.id);
+    const res = await fetch(`${api.url}/v1/batches/${withFailures.id}/replay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (!res.ok) throw new Error(`replay: ${res.status} ${await res.text()}`);
+    await record('replay', (await res.json()) as Batch, 'completed');
+
+    await record('validation-failed', await create(`${lines(5)}\nnot json\n`), 'failed');
+  } finally {
+    await api.close();
+    await worker.close();
+    await connection.close();
+    await sim.close();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

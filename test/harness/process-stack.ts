@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import OpenAI from 'openai';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
+import { freePort } from './ports';
+import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
+
+export interface ProcessStack {
+  openai: OpenAI;
+  client: Client;
+  sim: Simulator;
+  workers: Proc[];
+  /** Starts one more worker process on the stack's task queue (it is added to `workers`). */
+  addWorker(): Promise<Proc>;
+  close(): Promise<void>;
+}
+
+/**
+ * Our API and any number of workers as separate OS processes (so a test can kill -9 a worker),
+ * sharing one data directory and task queue; the gateway simulator runs in the test process so
+ * its counters can be read directly.
+ */
+export async function startProcessStack(opts: {
+  temporalAddress: string;
+  workers: number;
+  env?: Record<string, string>;
+  sim?: Partial<SimulatorOptions>;
+}): Promise<ProcessStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-procs-'));
+  const sim = await startSimulator({ port: 0, latencyMs: 5, ...opts.sim });
+  const apiPort = await freePort();
+  const env = {
+    TEMPORAL_ADDRESS: opts.temporalAddress,
+    TEMPORAL_TASK_QUEUE: `procs-${randomBytes(6).toString('hex')}`,
+    DATA_DIR: dataDir,
+    GATEWAY_URL: sim.url,
+    PORT: String(apiPort),
+    RETRY_BASE_MS: '20',
+    RETRY_MAX_MS: '200',
+    LOG_LEVEL: 'warn',
+    ...opts.env,
+  };
+  const workers: Proc[] = [];
+  const procs: Proc[] = [];
+  const addWorker = async () => {
+    const p = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/, WORKER_NODE_FLAGS);
+    procs.push(p);
+    workers.push(p);
+    return p;
+  };
+  const [api] = await Promise.all([
+    spawnEntry('api', 'src/main/api.ts', env, /listening on/),
+    ...Array.from({ length: opts.workers }, addWorker),
+  ]);
+  procs.push(api);
+  const connection = await Connection.connect({ address: opts.temporalAddress });
+  return {
+    openai: new OpenAI({ baseURL: `http://127.0.0.1:${apiPort}/v1`, apiKey: 'x', maxRetries: 0 }),
+    client: new Client({ connection }),
+    sim,
+    workers,
+    addWorker,
+    async close() {
+      await Promise.all(procs.map((p) => p.stop()));
+      await connection.close();
+      await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
