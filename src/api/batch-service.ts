@@ -7,7 +7,13 @@ import {
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Batch } from '../domain/batch';
 import { Batch as BatchSchema } from '../domain/batch';
-import { isTerminal, newBatch, type BatchOptions } from '../domain/batch-state';
+import {
+  batchFromMemo,
+  isTerminal,
+  newBatch,
+  type BatchOptions,
+  type LiveBatchFields,
+} from '../domain/batch-state';
 import { idempotentBatchId, newCreationSeq } from '../ids';
 import { layout } from '../storage/layout';
 import type { ObjectStore } from '../storage/object-store';
@@ -50,7 +56,7 @@ interface Described {
 /** Memo keys: `batch` (set at start), `live` (kept by the workflow), `idempotency` (set at start). */
 interface BatchMemo {
   batch?: unknown;
-  live?: Partial<Batch> | null;
+  live?: Partial<LiveBatchFields> | null;
   idempotency?: { fingerprint?: string } | null;
   options?: BatchOptions | null;
 }
@@ -372,7 +378,7 @@ export class BatchService {
   private async fromInfo(info: Info): Promise<Batch> {
     const memo = (info.memo ?? {}) as BatchMemo;
     const initial = BatchSchema.parse(memo.batch);
-    const fromMemo = memo.live ? BatchSchema.parse({ ...initial, ...memo.live }) : null;
+    const fromMemo = memo.live ? BatchSchema.parse(batchFromMemo(initial, memo.live)) : null;
     switch (info.status.name) {
       case 'RUNNING':
       case 'CONTINUED_AS_NEW':
