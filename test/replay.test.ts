@@ -6,15 +6,25 @@ import { describe, expect, inject, it } from 'vitest';
 
 const FIXTURES = resolve(__dirname, 'fixtures/histories');
 
-/** Every recorded history: a completed two-model batch, a cancelled one, a validation failure. */
+/**
+ * Every recorded history, by workflow code generation (v1: before the stop signal and the live
+ * memo; v2: every path — rollover, cancel, expiry, budget, 401 halt, replay, validation failure).
+ * A generation stays here as long as batches started on that code may still be running.
+ */
 function recorded(): { name: string; workflowId: string; history: ReturnType<typeof historyFromJSON> }[] {
-  return readdirSync(FIXTURES).flatMap((scenario) =>
-    readdirSync(join(FIXTURES, scenario)).map((file) => ({
-      name: `${scenario}/${file}`,
-      workflowId: `${scenario}-${file}`,
-      history: historyFromJSON(JSON.parse(readFileSync(join(FIXTURES, scenario, file), 'utf8'))),
-    })),
-  );
+  const files = (dir: string): string[] =>
+    readdirSync(join(FIXTURES, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? files(join(dir, e.name))
+        : e.name.endsWith('.history.json')
+          ? [join(dir, e.name)]
+          : [],
+    );
+  return files('').map((name) => ({
+    name,
+    workflowId: name.replace(/[/.]/g, '-'),
+    history: historyFromJSON(JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'))),
+  }));
 }
 
 describe('workflow determinism', () => {
@@ -23,6 +33,21 @@ describe('workflow determinism', () => {
   it('has recorded histories of parent and child workflows', () => {
     expect(histories.length).toBeGreaterThanOrEqual(5);
     expect(histories.some((h) => h.name.includes('model-'))).toBe(true);
+    // Every path of the current code, continue-as-new included.
+    for (const path of [
+      'completed-rollover',
+      'cancelled-rollover',
+      'expired',
+      'budget-stop',
+      'halted-401',
+      'replay',
+      'validation-failed',
+    ])
+      expect(
+        histories.some((h) => h.name.startsWith(`v2/${path}/`)),
+        path,
+      ).toBe(true);
+    expect(histories.some((h) => h.name.includes('.run-2.'))).toBe(true);
   });
 
   // A change to workflow code that would break running batches fails here.
