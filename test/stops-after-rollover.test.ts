@@ -158,4 +158,16 @@ describe('stops after continue-as-new', () => {
     expect(calls).toBeLessThanOrEqual(3002 + MAX_CALLS_AFTER_STOP);
     expect(await expectAccounted(done, 'batch_failed')).toBeGreaterThan(N / 4);
   });
+
+  it('a child cancelled on its own (Web UI) cancels the whole batch', async () => {
+    const created = await create({});
+    await rolledOver(created, (b) => b.request_counts.completed >= 1000);
+    // As the Web UI does: a workflow cancellation of one child, by workflow id (its current run).
+    await stack.client.workflow.getHandle(`${created.id}-model-0`).cancel();
+    const done = await waitForBatch(stack.openai, created.id);
+    expect(done.status).toBe('cancelled');
+    expect(done.errors).toBeNull();
+    expect(stack.sim.batch(created.id).calls).toBeLessThan(N / 2);
+    expect(await expectAccounted(done, 'batch_cancelled')).toBeGreaterThan(N / 4);
+  });
 });

@@ -185,13 +185,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     if (!state.stop) {
       batch.in_progress_at = now();
       setStatus('in_progress');
-      failure = await runModels(
-        input,
-        plan.models,
-        plan.segmentsPerChunk,
-        () => state.stop,
-        () => requestStop('budget'),
-      );
+      failure = await runModels(input, plan.models, plan.segmentsPerChunk, () => state.stop, requestStop);
     }
     expiry.cancel();
 
@@ -245,8 +239,9 @@ async function runModels(
   models: ModelPlan[],
   segmentsPerChunk: number,
   stopped: () => StopReason | null,
-  budgetUsedUp: () => void,
+  requestStop: (reason: 'cancelled' | 'budget') => void,
 ): Promise<BatchError | null> {
+  const budgetUsedUp = () => requestStop('budget');
   const childInput = (plan: ModelPlan) => ({
     workflowId: `${input.batchId}-model-${plan.index}`,
     args: [
@@ -295,7 +290,10 @@ async function runModels(
         // A worker saw the token budget used up: the batch stops like a cancel, it does not fail.
         if (failureType(err) === BUDGET_EXCEEDED) budgetUsedUp();
         // Once the batch is stopping, a child's end is part of the stop, whatever it was.
-        else if (!stopped()) failure ??= toBatchError(err);
+        else if (stopped()) continue;
+        // A child cancelled on its own (e.g. from the Web UI) cancels the batch, it does not fail it.
+        else if (isCancellation(err)) requestStop('cancelled');
+        else failure ??= toBatchError(err);
       } finally {
         running.delete(workflowId);
       }
