@@ -348,3 +348,92 @@ describe('output checks', () => {
     expect(createOutputChecks('/v1/moderations', null, DEFAULTS)).toBe(NO_CHECKS);
   });
 });
+
+describe('patterns run in linear time (RE2)', () => {
+  const catastrophic = { type: 'string', pattern: '^(a+)+$' };
+  // A backtracking engine needs ~2^n steps to reject this: minutes at n = 40, forever at 10,000.
+  const evil = 'a'.repeat(10_000) + 'b';
+
+  it("checks `^(a+)+$` against a long near-miss at once, with the pattern's meaning", () => {
+    const compiled = compileSchema(JSON.stringify(catastrophic));
+    if (!compiled.ok) throw new Error(compiled.error);
+    const started = performance.now();
+    expect(compiled.check(evil)).toEqual(['content must match pattern "^(a+)+$"']);
+    expect(compiled.check('a'.repeat(10_000))).toBeNull();
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('applies patternProperties and unanchored patterns as JSON Schema means them', () => {
+    const compiled = compileSchema(
+      JSON.stringify({
+        type: 'object',
+        patternProperties: { '^(x+)+y$': { type: 'integer' } },
+        properties: {
+          code: { type: 'string', pattern: '\\d{3}' },
+          name: { type: 'string', pattern: '^\\p{L}+$' },
+        },
+      }),
+    );
+    if (!compiled.ok) throw new Error(compiled.error);
+    expect(compiled.check({ xxy: 1, code: 'ab123cd', name: 'Zoë' })).toBeNull();
+    expect(compiled.check({ xxy: 'one', code: 'ab12', name: 'Zoë1' })).toEqual([
+      'content/code must match pattern "\\d{3}"',
+      'content/name must match pattern "^\\p{L}+$"',
+      'content/xxy must be integer',
+    ]);
+    const started = performance.now();
+    expect(compiled.check({ ['x'.repeat(20_000)]: 1 })).toBeNull();
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('keeps two patterns of one schema apart (ajv caches compiled patterns by their text)', () => {
+    const compiled = compileSchema(
+      JSON.stringify({
+        type: 'object',
+        properties: { a: { type: 'string', pattern: '^a$' }, b: { type: 'string', pattern: '^b$' } },
+      }),
+    );
+    if (!compiled.ok) throw new Error(compiled.error);
+    expect(compiled.check({ a: 'a', b: 'b' })).toBeNull();
+    expect(compiled.check({ a: 'b', b: 'a' })).toHaveLength(2);
+  });
+
+  it.each([
+    ['a backreference', '(a)\\1'],
+    ['a lookahead', '^(?=.*\\d).+$'],
+    ['a lookbehind', '(?<!x)y'],
+  ])('marks a schema with %s unsupported, with a message saying why', (_name, pattern) => {
+    const compiled = compileSchema(JSON.stringify({ type: 'string', pattern }));
+    expect(compiled.ok).toBe(false);
+    if (compiled.ok) return;
+    expect(compiled.unsupported).toBe(true);
+    expect(compiled.error).toMatch(/cannot be checked in linear time/);
+  });
+
+  it('tells an invalid pattern from an unsupported one', () => {
+    const compiled = compileSchema(JSON.stringify({ type: 'string', pattern: '([' }));
+    expect(compiled.ok || compiled.unsupported).toBe(false);
+    if (!compiled.ok) expect(compiled.error).toMatch(/is not a valid regular expression/);
+  });
+
+  it('fails a line whose own schema cannot be checked with schema_unsupported, whatever the answer', () => {
+    const checks = createOutputChecks(CHAT, null, DEFAULTS);
+    const body = chatRequest({
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'p', schema: { type: 'string', pattern: '(a)\\1' } },
+      },
+    });
+    const verdict = checks.inspect(body, chatAnswer('"aa"'), false);
+    expect(verdict.schemaCode).toBe('schema_unsupported');
+    expect(verdict.schemaIssues?.[0]).toMatch(/^the request's schema cannot be checked: pattern '\(a\)\\1'/);
+    const fine = checks.inspect(
+      chatRequest({
+        response_format: { type: 'json_schema', json_schema: { name: 'p', schema: catastrophic } },
+      }),
+      chatAnswer(JSON.stringify(evil)),
+      false,
+    );
+    expect(fine.schemaCode).toBe('schema_validation_failed');
+  });
+});
