@@ -209,7 +209,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
         // files cannot be assembled ends `failed` with the reason, with no output files.
         const message = `finalizing the batch failed: ${failureMessage(err)}`;
         const error = { code: BATCH_ERROR_CODES.internal, message, param: null, line: null };
-        return finish('failed', { errors: { object: 'list', data: [error] }, failed_at: now() });
+        const data = failure ? [failure, error] : [error];
+        return finish('failed', { errors: { object: 'list', data }, failed_at: now() });
       }
     } else {
       result = await finalizing;

@@ -1,3 +1,5 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { BATCH_DATA_INCONSISTENT } from '../../domain/failures';
 import type { TokenCounts } from '../../gateway/usage';
 import { formatEntry, journalRepairPrefix, parseJournal, type ResultKind } from '../../results/journal';
 import { parseSegment, type SegmentRequest } from '../../results/segment';
@@ -49,7 +51,14 @@ export class ChunkJournal {
         continue;
       }
       const text = await store.get(layout.segment(tenant, batchId, modelIndex, s));
-      if (!text) throw new Error(`segment ${modelIndex}/${s} of ${batchId} is missing`);
+      // Ingest wrote it before the batch went in_progress: a retry cannot bring it back.
+      if (!text) {
+        throw ApplicationFailure.create({
+          type: BATCH_DATA_INCONSISTENT,
+          nonRetryable: true,
+          message: `Input segment ${s} of model ${modelIndex} of ${batchId} is missing from storage.`,
+        });
+      }
       const journalKey = layout.journal(tenant, batchId, modelIndex, s);
       const journalText = (await store.get(journalKey))?.toString('utf8') ?? '';
       const finished = parseJournal(journalText);
