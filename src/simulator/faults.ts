@@ -21,15 +21,27 @@ export interface Markers {
   delayMs: number | undefined;
   badJson: boolean;
   flag: boolean;
+  /** `#sim:pad=N`: the answer's text is padded to N more characters (large response bodies). */
+  padChars: number;
 }
 
-export const NO_MARKERS: Markers = { faults: [], delayMs: undefined, badJson: false, flag: false };
+export const NO_MARKERS: Markers = {
+  faults: [],
+  delayMs: undefined,
+  badJson: false,
+  flag: false,
+  padChars: 0,
+};
+
+/** Largest `#sim:pad=N` honoured, so a marker cannot make the simulator build an unbounded string. */
+export const MAX_PAD_CHARS = 64 * 1024 * 1024;
 
 const MARKER_PREFIX = '#sim:';
 // Status codes, timeout and reset, each optionally transient (`x<N>`). The lookahead stops `#sim:4290`
 // from being read as 429.
 const FAULT_RE = /#sim:(\d{3}|timeout|reset)(?:x(\d+))?(?![A-Za-z0-9])/g;
 const DELAY_RE = /#sim:delay=(\d+)/;
+const PAD_RE = /#sim:pad=(\d+)/;
 
 // Cached decisions so the common marker paths allocate nothing per request.
 const RESET: FaultDecision = { kind: 'reset' };
@@ -62,11 +74,13 @@ export function parseMarkers(raw: string): Markers {
     faults.push({ action, times: m[2] === undefined ? undefined : Number(m[2]) });
   }
   const delay = DELAY_RE.exec(raw);
+  const pad = PAD_RE.exec(raw);
   return {
     faults,
     delayMs: delay ? Number(delay[1]) : undefined,
     badJson: raw.includes('#sim:badjson'),
     flag: raw.includes('#sim:flag'),
+    padChars: pad ? Math.min(Number(pad[1]), MAX_PAD_CHARS) : 0,
   };
 }
 

@@ -58,9 +58,12 @@ function wantsJson(format: unknown): boolean {
   return type === 'json_schema' || type === 'json_object';
 }
 
-/** Assistant text: an echo, or for JSON response formats `{"echo": ...}` unless `#sim:badjson` asks for garbage. */
-function assistantText(userText: string, json: boolean, badJson: boolean): string {
-  const echo = userText.slice(0, ECHO_CHARS);
+/**
+ * Assistant text: an echo, or for JSON response formats `{"echo": ...}` unless `#sim:badjson` asks for
+ * garbage; `#sim:pad=N` adds N characters (to the echo, so JSON stays JSON).
+ */
+function assistantText(userText: string, json: boolean, badJson: boolean, padChars = 0): string {
+  const echo = userText.slice(0, ECHO_CHARS) + (padChars > 0 ? ' ' + '.'.repeat(padChars) : '');
   if (!json) return 'echo: ' + echo;
   if (badJson) return 'this is not JSON: ' + echo;
   return JSON.stringify({ echo });
@@ -72,11 +75,13 @@ export interface BodyContext {
   model: string;
   badJson: boolean;
   flag: boolean;
+  /** Characters `#sim:pad=N` adds to the answer's text. */
+  padChars?: number;
 }
 
 export function chatCompletion(body: Json, ctx: BodyContext): Json {
   const { text, chars } = lastUserText(body.messages);
-  const content = assistantText(text, wantsJson(body.response_format), ctx.badJson);
+  const content = assistantText(text, wantsJson(body.response_format), ctx.badJson, ctx.padChars);
   const n = typeof body.n === 'number' && body.n >= 1 && body.n <= 128 ? Math.floor(body.n) : 1;
   const choices: Json[] = [];
   for (let i = 0; i < n; i++) {
@@ -205,7 +210,7 @@ export function response(body: Json, ctx: BodyContext): Json {
   const { text, chars } = responsesInput(body.input);
   const textOpts = body.text as Json | undefined;
   const format = textOpts && typeof textOpts === 'object' ? textOpts.format : undefined;
-  const out = assistantText(text, wantsJson(format), ctx.badJson);
+  const out = assistantText(text, wantsJson(format), ctx.badJson, ctx.padChars);
   const instructions = typeof body.instructions === 'string' ? body.instructions : null;
   const inputTokens = estimateTokens(chars + (instructions?.length ?? 0));
   const outputTokens = estimateTokens(out.length);

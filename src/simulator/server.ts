@@ -247,7 +247,13 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
         payload = faultErrorBody(504);
         delay = s.timeoutMs;
       } else if (fault.kind === 'ok') {
-        payload = ep.build(body, { seq: id, model: model, badJson: markers.badJson, flag: markers.flag });
+        payload = ep.build(body, {
+          seq: id,
+          model: model,
+          badJson: markers.badJson,
+          flag: markers.flag,
+          padChars: markers.padChars,
+        });
       }
     }
 
