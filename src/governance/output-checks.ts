@@ -1,6 +1,7 @@
 import type { ActivityRuntime } from '../activities/runtime';
 import { DEFAULT_QUALITY_THRESHOLDS, type BatchOptions } from '../domain/batch-state';
 import type { QualityScore } from '../results/outcome';
+import { clip } from '../domain/clip';
 import { contentExtractor, type AnswerContent } from './content';
 import { plainTextConsistency, scoreQuality, type QualityThresholds } from './quality';
 import { requestedFormat } from './request-format';
@@ -36,7 +37,8 @@ function parseContent(content: AnswerContent): Parsed {
   try {
     return { ok: true, value: JSON.parse(content.text) };
   } catch (err) {
-    return { ok: false, issue: `content is not valid JSON: ${(err as Error).message}` };
+    // V8 quotes part of the text in the message: keep it short.
+    return { ok: false, issue: `content is not valid JSON: ${clip((err as Error).message, 200)}` };
   }
 }
 
