@@ -22,6 +22,8 @@ function randomToken(length: number): string {
 export const newFileId = (): string => `file-${randomToken(24)}`;
 export const newBatchId = (): string => `batch_${randomToken(24)}`;
 export const newRequestLineId = (): string => `batch_req_${randomToken(24)}`;
+/** The `x-request-id` of every answer of our API, in OpenAI's `req_…` form. */
+export const newApiRequestId = (): string => `req_${randomToken(24)}`;
 /** For answers whose gateway sent no x-request-id. */
 export const newUpstreamRequestId = (): string => `req_${randomToken(24)}`;
 

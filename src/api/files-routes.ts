@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../domain/api-error';
+import { clip } from '../domain/clip';
 import { ExpiresAfter } from '../domain/batch';
 import { DEFAULT_FILE_TTL_SECONDS, FilePurpose, type StoredFile } from '../domain/file';
 import { newFileId } from '../ids';
@@ -56,7 +57,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
           if (part.fieldname !== 'file' || upload) {
             part.file.resume();
             throw ApiError.invalid(
-              `Unexpected file field '${part.fieldname}'.`,
+              `Unexpected file field '${clip(part.fieldname)}'.`,
               part.fieldname,
               'invalid_value',
             );
@@ -82,7 +83,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
       const purpose = FilePurpose.safeParse(purposeRaw);
       if (!purpose.success) {
         throw ApiError.invalid(
-          `Invalid value for 'purpose': '${purposeRaw}' is not one of ${FilePurpose.options.join(', ')}.`,
+          `Invalid value for 'purpose': '${clip(purposeRaw)}' is not one of ${FilePurpose.options.join(', ')}.`,
           'purpose',
         );
       }

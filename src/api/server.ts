@@ -1,12 +1,21 @@
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { ApiError } from '../domain/api-error';
+import { clip } from '../domain/clip';
+import { newApiRequestId } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
 import type { ObjectStore } from '../storage/object-store';
 import type { SecretBox } from '../security/secret-box';
 import type { BatchService } from './batch-service';
 import { registerBatchRoutes } from './batches-routes';
 import { registerFileRoutes } from './files-routes';
+import { registerIdChecks } from './ids';
+import { registerJsonBodyParser } from './json-body';
 import { registerReplayRoutes } from './replay-routes';
 
 export interface ApiDeps {
@@ -22,14 +31,34 @@ export interface ApiDeps {
   logLevel?: string;
 }
 
+/** Router errors (before any hook runs) in OpenAI's error shape: a too-long path id names nothing we have. */
+function answerFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const apiError =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new ApiError(404, 'not_found_error', `No such object: '${clip(req.url.split('?')[0])}'`, 'id')
+      : ApiError.invalid(`Malformed request URL: '${clip(req.url)}'.`, null, 'invalid_url');
+  void reply.status(apiError.statusCode).send(apiError.toBody());
+}
+
 /** The OpenAI-compatible HTTP façade. Stateless: files go to storage, batches to Temporal. */
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info' },
     bodyLimit: 10 * 1024 * 1024,
+    // OpenAI's clients expose `x-request-id` (`_request_id`, `request_id` on errors).
+    genReqId: () => newApiRequestId(),
+    // Errors the router answers before any hook (a bad %-escape, a path segment over 100
+    // characters) get OpenAI's error shape too: a too-long id names nothing we have, so 404.
+    frameworkErrors: answerFrameworkError,
   });
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  registerJsonBodyParser(app);
+  registerIdChecks(app);
   await app.register(multipart, {
-    limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
+    // Two files, so the route itself answers a second `file` with a 400 naming it.
+    limits: { fileSize: deps.maxUploadBytes, files: 2, fields: 20, fieldSize: 64 * 1024 },
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -56,7 +85,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         new ApiError(
           404,
           'not_found_error',
-          `Unknown route: ${req.method} ${req.url.split('?')[0]}`,
+          `Unknown route: ${req.method} ${clip(req.url.split('?')[0])}`,
         ).toBody(),
       );
   });

@@ -40,6 +40,15 @@ export class ApiError extends Error {
   /** Maps the first zod issue to an OpenAI-style 400 naming the offending parameter. */
   static fromZod(error: ZodError, prefix = ''): ApiError {
     const issue = error.issues[0];
+    // The body itself is of the wrong type (an array, a string, a number): nothing to name.
+    if (issue.path.length === 0 && !prefix)
+      return new ApiError(
+        400,
+        'invalid_request_error',
+        'The request body must be a JSON object.',
+        null,
+        'invalid_type',
+      );
     const path = issue.path.map(String);
     const param = prefix + (path.length ? path.join('.') : '') || null;
     let code = 'invalid_value';
