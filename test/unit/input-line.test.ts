@@ -80,6 +80,10 @@ describe('JSON nesting depth', () => {
   });
   it('counts brackets inside strings as text, and the limit is configurable', () => {
     expect(exceedsJsonDepth(JSON.stringify({ s: '[[[[[[[[[["\\' }), 2)).toBe(false);
+    // An escaped quote does not end a string; an escaped backslash before a quote does.
+    expect(exceedsJsonDepth(String.raw`["a\"[[[[[", 1]`, 1)).toBe(false);
+    expect(exceedsJsonDepth(String.raw`["a\\", [[[1]]]]`, 3)).toBe(true);
+    expect(exceedsJsonDepth(String.raw`["a\\", [[1]]]`, 3)).toBe(false);
     expect(exceedsJsonDepth(nested(5), 5)).toBe(false);
     expect(exceedsJsonDepth(nested(6), 5)).toBe(true);
     const res = checkInputLine(line({ ...ok, body: { model: 'm', a: [[[1]]] } }), 2, {
