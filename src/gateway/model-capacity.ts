@@ -20,6 +20,9 @@ export class ModelCapacity {
     rate: RateLimits | undefined,
     private readonly now: () => number = () => performance.now(),
   ) {
+    // A cap that is not a positive integer would start no lanes: a chunk that silently does nothing.
+    if (!Number.isInteger(cap) || cap < 1)
+      throw new RangeError(`a model's concurrency cap must be a positive integer, not ${String(cap)}`);
     this.current = cap;
     this.slots = new PrioritySemaphore(cap);
     this.aimd = aimd ? new AimdController({ ...aimd, max: cap }, now()) : null;
