@@ -20,6 +20,21 @@ if [ ! -d node_modules ]; then
   npm install --no-audit --no-fund
 fi
 
+# The official openai Python client, for the drop-in test (test/openai-python-client.test.ts):
+# a venv at .venv. Not needed to run the product, so a failure here warns instead of stopping.
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "python3 not found: the openai-python client test will fail until python3 (with venv) is installed and npm run setup is re-run" >&2
+elif [ -x .venv/bin/python ] && v="$(.venv/bin/python -c 'import openai; print(openai.__version__)' 2>/dev/null)"; then
+  echo "openai Python client: .venv ($v)"
+else
+  echo "installing the openai Python client into .venv…"
+  if python3 -m venv .venv && .venv/bin/pip install --quiet openai; then
+    echo "openai Python client: .venv ($(.venv/bin/python -c 'import openai; print(openai.__version__)'))"
+  else
+    echo "could not install the openai Python client into .venv (python3 -m venv needs the venv module, e.g. apt-get install python3-venv); the openai-python client test will fail" >&2
+  fi
+fi
+
 if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then link "$TEMPORAL_CLI_PATH"; exit 0; fi
 if command -v temporal >/dev/null 2>&1; then link "$(command -v temporal)"; exit 0; fi
 if [ -x "$CACHE_BIN/temporal" ]; then link "$CACHE_BIN/temporal"; exit 0; fi
