@@ -141,7 +141,12 @@ describe('many distinct models (item 5)', () => {
     expect(batch.status).toBe('completed');
     expect(batch.request_counts).toEqual({ total: input.length, completed: input.length, failed: 0 });
     expectEachOnce(await resultLines(batch), input);
-    console.log(`${MAX_MODELS} models, ${input.length} lines: ${Date.now() - started} ms`);
+    // The reason for MAX_MODELS_PER_BATCH: the parent's history grows with every model.
+    const { historyLength } = await stack.client.workflow.getHandle(created.id).describe();
+    expect(historyLength).toBeLessThan(10_240); // Temporal warns from here on (and fails at 51,200)
+    console.log(
+      `${MAX_MODELS} models, ${input.length} lines: ${Date.now() - started} ms, parent history ${historyLength} events`,
+    );
   }, 240_000);
 });
 
