@@ -1,7 +1,9 @@
 // `npm run bench`: the durable path (upload → batch → download, through our API, worker and
 // Temporal) against a plain semaphore-around-fetch client, on the same simulator.
 // Flags: --n 20000 --latency 200 --concurrency 200 [--pad BYTES] [--no-plain] (one custom run);
-// none (the two reference regimes); --scaling (durable path at N = 1k, 10k, 100k). One JSON line per run.
+// none (the two reference regimes); --scaling (durable path at N = 1k, 10k, 100k); --reads (read and
+// list latency with 10,000 batches: bench/reads.ts, flags --batches --ran --pollers --poll-ms --seconds).
+// One JSON line per run.
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
@@ -12,6 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
 import { startDevServer } from '../src/temporal/dev-server';
 import { freePort } from '../test/harness/ports';
+import { runReads } from './reads';
 import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
 
 const ROOT = resolve(__dirname, '..');
@@ -217,8 +220,25 @@ async function main() {
       scaling: { type: 'boolean', default: false },
       pad: { type: 'string' },
       'no-plain': { type: 'boolean', default: false },
+      reads: { type: 'boolean', default: false },
+      batches: { type: 'string' },
+      ran: { type: 'string' },
+      pollers: { type: 'string' },
+      'poll-ms': { type: 'string' },
+      seconds: { type: 'string' },
     },
   });
+  if (values.reads) {
+    const result = await runReads({
+      batches: Number(values.batches ?? 10_000),
+      ran: Number(values.ran ?? 200),
+      pollers: Number(values.pollers ?? 100),
+      pollMs: Number(values['poll-ms'] ?? 1000),
+      seconds: Number(values.seconds ?? 20),
+    });
+    console.log(JSON.stringify(result));
+    return;
+  }
   const custom = values.n || values.latency || values.concurrency;
   const regimes: Regime[] = custom
     ? [

@@ -61,9 +61,12 @@ interface BatchMemo {
   options?: BatchOptions | null;
 }
 
-/** A list page aims at this many candidates per wanted row, and fetches at most FETCH_CAP times as many. */
-const AIM = 1.5;
-const FETCH_CAP = 3;
+/**
+ * A list page aims at this many candidates per wanted row, and fetches at most FETCH_CAP times as
+ * many: visibility costs about the same per returned row whatever the memo, and a count is cheap.
+ */
+const AIM = 1.05;
+const FETCH_CAP = 1.3;
 /** Lookback of the first count when nothing is known about a tenant yet: one hour, in microseconds. */
 const FIRST_WINDOW_US = 3600e6;
 /** How long a tenant known to have batches without BatchCreatedSeq is believed to still have some. */
@@ -76,7 +79,10 @@ const LEGACY_RECHECK_MS = 10 * 60_000;
  * no worker runs and the workflow handles when one returns.
  */
 export class BatchService {
-  /** Per tenant: the width (µs of creation order) a list window needed last time. */
+  /**
+   * Per tenant, what the last list window needed: for first pages its lower end (new batches only
+   * add to it), for pages after a cursor its width (µs of creation order) back from the cursor.
+   */
   private readonly windows = new Map<string, number>();
   /** Per tenant: until when (ms) it is believed to have batches created before BatchCreatedSeq. */
   private readonly legacy = new Map<string, { has: boolean; until: number }>();
@@ -253,10 +259,15 @@ export class BatchService {
       const k = orderKey(i);
       return k < bound.seq || (k === bound.seq && i.workflowId < bound.id);
     };
-    const top = bound ? bound.seq : Date.now() * 1000 + 60e6;
+    // Windows reach back from the cursor, or from now (the first page has no upper bound, so a batch
+    // stamped a little ahead by another API process's clock is in every window all the same).
+    const top = bound ? bound.seq : Date.now() * 1000;
     const want = opts.limit + 1 + (bound ? 1 : 0); // the cursor itself is inside [lo, hi]
 
-    let width = await this.windowFor(tenant, top, want, inRange);
+    const windowKey = `${bound ? 'after' : 'first'}:${tenant}`;
+    const remembered = this.windows.get(windowKey);
+    const start = remembered === undefined ? FIRST_WINDOW_US : bound ? remembered : top - remembered;
+    let width = await this.windowFor(Math.max(1, start), top, want, inRange);
     for (let attempt = 0; ; attempt++) {
       const lo = top - width;
       const all = lo <= 0;
@@ -269,7 +280,7 @@ export class BatchService {
         width *= 4;
         continue;
       }
-      this.windows.set(tenant, Math.min(width, top));
+      this.windows.set(windowKey, bound ? Math.min(width, top) : Math.max(0, top - width));
       found.sort((a, b) => orderKey(b) - orderKey(a) || (a.workflowId < b.workflowId ? 1 : -1));
       const page = found.slice(0, opts.limit);
       const batches = await Promise.all(page.map((wf) => this.fromInfo(wf)));
@@ -302,26 +313,34 @@ export class BatchService {
    * beginning: counted (not fetched) while it is too narrow or much too wide.
    */
   private async windowFor(
-    tenant: string,
+    start: number,
     top: number,
     want: number,
     inRange: (lo: number) => string,
   ): Promise<number> {
-    let width = Math.min(this.windows.get(tenant) ?? FIRST_WINDOW_US, top);
-    let narrow = 0; // widest width known to hold fewer than `want`
-    let wide = Infinity; // narrowest width known to hold at least `want`
+    const target = want * AIM;
+    let width = Math.min(start, top);
+    // The widest width known to hold too few, the narrowest known to hold too many, and their counts.
+    let narrow = { width: 0, count: 0 };
+    let wide: { width: number; count: number } | null = null;
     for (let i = 0; i < 8 && width < top; i++) {
       const { count } = await this.client.workflow.count(inRange(top - width));
       if (count >= want && count <= want * FETCH_CAP) return width;
-      const aimed = Math.ceil((width * want * AIM) / Math.max(count, 1));
-      if (count >= want) wide = width;
-      else narrow = width;
-      // Even density is a guess: stay strictly between what is known too narrow and too wide.
-      const next = count === 0 ? width * 16 : aimed;
-      width = Math.max(narrow + 1, Math.min(next, wide === Infinity ? next : wide - 1));
-      if (width >= wide) return wide;
+      if (count < want) narrow = { width, count };
+      else wide = { width, count };
+      if (!wide) {
+        // Only too narrow so far: widen in proportion (fast, from nothing), then bracket.
+        width = count === 0 ? width * 16 : Math.ceil((width * target) / count);
+        continue;
+      }
+      // Bracketed: interpolate on the counts, kept at least a tenth inside either end so every
+      // step shrinks the bracket even where batches cluster.
+      const span = wide.width - narrow.width;
+      if (span <= 1) return wide.width;
+      const at = narrow.width + (span * (target - narrow.count)) / (wide.count - narrow.count);
+      width = Math.round(Math.min(Math.max(at, narrow.width + span / 10), wide.width - span / 10));
     }
-    return Math.min(width, wide === Infinity ? top : wide);
+    return Math.min(width, wide ? wide.width : top);
   }
 
   /** Whether some of the tenant's batches have no BatchCreatedSeq (created by an older API). */
@@ -377,8 +396,9 @@ export class BatchService {
    */
   private async fromInfo(info: Info): Promise<Batch> {
     const memo = (info.memo ?? {}) as BatchMemo;
-    const initial = BatchSchema.parse(memo.batch);
-    const fromMemo = memo.live ? BatchSchema.parse(batchFromMemo(initial, memo.live)) : null;
+    // One parse: of the merged Batch when the workflow keeps `live`, else of the Batch set at start.
+    const fromMemo = memo.live ? BatchSchema.parse(batchFromMemo(memo.batch as Batch, memo.live)) : null;
+    const initial = fromMemo ?? BatchSchema.parse(memo.batch);
     switch (info.status.name) {
       case 'RUNNING':
       case 'CONTINUED_AS_NEW':
@@ -397,7 +417,7 @@ export class BatchService {
         if (stored) return stored;
         const cancelled = info.status.name === 'CANCELLED';
         return {
-          ...(fromMemo ?? initial),
+          ...initial,
           status: cancelled ? 'cancelled' : 'failed',
           ...(cancelled ? { cancelled_at: closedAt } : { failed_at: closedAt }),
           errors: cancelled
