@@ -24,6 +24,15 @@ export class TransportError extends Error {
   }
 }
 
+/**
+ * The gateway's origin (and path prefix, if any) that request paths such as `/v1/chat/completions`
+ * are appended to. GATEWAY_URL may be written either way — `https://gw.example` or, like an
+ * OpenAI base URL, `https://gw.example/v1` — so one trailing `/v1` and trailing slashes are dropped.
+ */
+export function gatewayBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/v1$/, '').replace(/\/+$/, '');
+}
+
 /** POSTs to the LLM gateway over a keep-alive pool. Retries are the caller's (retry.ts), never the client's. */
 export class GatewayClient {
   private readonly agent: Agent;
@@ -31,7 +40,7 @@ export class GatewayClient {
   private readonly fixedHeaders: Record<string, string>;
 
   constructor(private readonly opts: GatewayClientOptions) {
-    this.base = opts.baseUrl.replace(/\/+$/, '');
+    this.base = gatewayBase(opts.baseUrl);
     this.fixedHeaders = {
       'content-type': 'application/json',
       ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),

@@ -2,6 +2,7 @@
 // the worker, the API and, when GATEWAY_URL is unset, the bundled gateway simulator.
 import { join, resolve } from 'node:path';
 import { loadConfigOrExit } from '../config';
+import { probeGateway } from '../gateway/probe';
 import { startSimulator } from '../simulator/server';
 import { startDevServer } from '../temporal/dev-server';
 import { portOf, startApi, startWorker, storageFor } from './services';
@@ -47,6 +48,11 @@ async function main() {
     console.log(`  Gateway              ${gatewayUrl}`);
   }
   console.log(line);
+  // One line on whether the configured gateway answers (never fatal: it may come up later).
+  if (!simulator)
+    void probeGateway(gatewayUrl, config.GATEWAY_API_KEY).then((p) =>
+      (p.ok ? console.log : console.error)(p.line),
+    );
 
   let stopping = false;
   const stop = async () => {

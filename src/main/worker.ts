@@ -1,5 +1,6 @@
 // `npm run worker`: a worker process, connecting to TEMPORAL_ADDRESS. Run as many as you like.
 import { loadConfigOrExit } from '../config';
+import { probeGateway } from '../gateway/probe';
 import { startWorker } from './services';
 
 async function main() {
@@ -10,7 +11,12 @@ async function main() {
     );
     process.exit(2);
   }
+  // Never fatal: the gateway may come up after the worker. Runs while the workflow code bundles.
+  const probe = probeGateway(config.GATEWAY_URL, config.GATEWAY_API_KEY).then((p) =>
+    (p.ok ? console.log : console.error)(p.line),
+  );
   const worker = await startWorker(config, config.GATEWAY_URL);
+  await probe;
   console.log(
     `batch worker polling task queue '${config.TEMPORAL_TASK_QUEUE}' on ${config.TEMPORAL_ADDRESS}; gateway ${config.GATEWAY_URL}`,
   );
