@@ -52,7 +52,9 @@ const { finalize, saveSnapshot } = proxyActivities<BatchActivities>({
 });
 
 /** Per-model child workflows running at once for one batch (bounded fan-out). */
-const PARALLEL_MODELS = 8;
+const PARALLEL_MODELS = 16;
+/** The fan-out of batches started before STOP_BY_SIGNAL (changing it would break their replay). */
+const PARALLEL_MODELS_V1 = 8;
 
 /** Why a batch stops early: a cancel request, its completion window, or its token budget. */
 type StopReason = 'cancelled' | 'expired' | 'budget';
@@ -340,7 +342,7 @@ async function runModelsCancelling(
     }
   };
   const all = Promise.all(
-    Array.from({ length: Math.min(PARALLEL_MODELS, models.length) }, () => scope.run(lane)),
+    Array.from({ length: Math.min(PARALLEL_MODELS_V1, models.length) }, () => scope.run(lane)),
   ).finally(() => {
     done = true;
   });
