@@ -19,6 +19,16 @@ function randomToken(length: number): string {
   return out;
 }
 
+/**
+ * Our id formats: a prefix and 24 letters or digits. Up to 64 are accepted, so a longer future
+ * format still reads while no id can come near a file-name or workflow-id limit. Every id a
+ * request names is checked with these before it reaches storage or Temporal.
+ */
+export const isFileId = (id: unknown): id is string =>
+  typeof id === 'string' && /^file-[A-Za-z0-9]{1,64}$/.test(id);
+export const isBatchId = (id: unknown): id is string =>
+  typeof id === 'string' && /^batch_[A-Za-z0-9]{1,64}$/.test(id);
+
 export const newFileId = (): string => `file-${randomToken(24)}`;
 export const newBatchId = (): string => `batch_${randomToken(24)}`;
 export const newRequestLineId = (): string => `batch_req_${randomToken(24)}`;

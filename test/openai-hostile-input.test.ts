@@ -387,37 +387,37 @@ const HOSTILE_CREATES: { name: string; body: () => unknown; status: number; para
   {
     name: 'input_file_id of 400 characters (the reported 500)',
     body: () => ({ ...base(), input_file_id: 'file-' + 'a'.repeat(400) }),
-    status: 400,
+    status: 404,
     param: 'input_file_id',
   },
   {
     name: 'input_file_id of 100,000 characters',
     body: () => ({ ...base(), input_file_id: 'file-' + 'a'.repeat(100_000) }),
-    status: 400,
+    status: 404,
     param: 'input_file_id',
   },
   {
     name: 'input_file_id with a traversal',
     body: () => ({ ...base(), input_file_id: '../../../etc/passwd' }),
-    status: 400,
+    status: 404,
     param: 'input_file_id',
   },
   {
     name: 'input_file_id with a storage suffix',
     body: () => ({ ...base(), input_file_id: `${fileId}.json` }),
-    status: 400,
+    status: 404,
     param: 'input_file_id',
   },
   {
     name: 'input_file_id with unicode',
     body: () => ({ ...base(), input_file_id: 'file-ünïcödé' }),
-    status: 400,
+    status: 404,
     param: 'input_file_id',
   },
   {
     name: 'input_file_id naming a batch',
     body: () => ({ ...base(), input_file_id: batchId }),
-    status: 400,
+    status: 404,
     param: 'input_file_id',
   },
   {
@@ -616,7 +616,7 @@ function deepSchema(levels: number): Record<string, unknown> {
   return schema;
 }
 
-describe('hostile create options → 400 naming the option (or 404 for an unknown file)', () => {
+describe('hostile create options → 400 naming the option (404 for an input file id that names no file)', () => {
   it.each(HOSTILE_CREATES)('POST /v1/batches: $name', async ({ name, body, status, param }) => {
     const res = await send('POST', '/v1/batches', json(JSON.stringify(body())));
     if (status === 200) {

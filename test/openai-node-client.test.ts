@@ -217,7 +217,7 @@ describe('batches', () => {
         endpoint: '/v1/chat/completions',
         completion_window: '24h',
       }),
-      OpenAI.BadRequestError,
+      OpenAI.NotFoundError,
     );
     expect(longId.param).toBe('input_file_id');
     const badMetadata = await rejection(

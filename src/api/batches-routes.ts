@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../domain/api-error';
+import { clip } from '../domain/clip';
 import { CreateBatchBody, Endpoint, ENDPOINTS } from '../domain/batch';
 import { completionWindowSeconds } from '../domain/batch-state';
 import { newBatchId, newCreationSeq } from '../ids';
@@ -88,7 +89,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
         throw new ApiError(
           404,
           'not_found_error',
-          `No such file: '${body.input_file_id}'`,
+          `No such file: '${clip(body.input_file_id)}'`,
           'input_file_id',
           null,
         );

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { StoredFile } from '../domain/file';
 import { StoredFile as StoredFileSchema } from '../domain/file';
+import { isFileId } from '../ids';
 import { layout } from './layout';
 import type { ObjectStore } from './object-store';
 
@@ -29,7 +30,8 @@ export class FileRepository {
   }
 
   async get(tenant: string, id: string): Promise<StoredFile | null> {
-    if (!/^file-[A-Za-z0-9]+$/.test(id)) return null;
+    // Never a storage key from a malformed id (a 400-character id made ENAMETOOLONG, a 500).
+    if (!isFileId(id)) return null;
     const raw = await this.store.get(layout.fileMeta(tenant, id));
     if (!raw) return null;
     const file = StoredFileSchema.parse(JSON.parse(raw.toString('utf8')));
