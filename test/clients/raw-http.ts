@@ -47,7 +47,9 @@ export function rawRequest(
       if (err.code === 'EPIPE' || err.code === 'ECONNRESET') setTimeout(() => reject(err), 2000);
       else reject(err);
     });
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer to ${method} ${path.slice(0, 80)} within 30 s`)));
+    req.setTimeout(30_000, () =>
+      req.destroy(new Error(`no answer to ${method} ${path.slice(0, 80)} within 30 s`)),
+    );
     if (opts.body !== undefined) req.end(opts.body);
     else req.end();
   });
