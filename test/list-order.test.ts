@@ -1,7 +1,16 @@
 // Item 12: GET /v1/batches lists newest first in exact creation order (not by the whole second of
 // `created_at`), and paging with `after` stays exact while new batches are being created.
+import { TypedSearchAttributes } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
+import { newBatch } from '../src/domain/batch-state';
+import { newBatchId } from '../src/ids';
+import {
+  BATCH_CREATED_AT_SA,
+  BATCH_STATUS_SA,
+  BATCH_TENANT_SA,
+  BATCH_WORKFLOW_TYPE,
+} from '../src/workflows/definitions';
 import { sleep } from './harness/api-errors';
 import { chatLine, toJsonl, uploadJsonl } from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
@@ -130,6 +139,59 @@ describe('list order', () => {
       const older = oursWalked.slice(oursWalked.indexOf(cursor) + 1);
       expect(next.length).toBeGreaterThan(0);
       expect(next).toEqual(older.slice(0, next.length));
+    }
+  });
+
+  it('a batch started without BatchCreatedSeq (an older API) lists at the start of its created_at second', async () => {
+    const older = await create();
+    const olderAt = ((await (await fetch(`${stack.apiUrl}/v1/batches/${older}`)).json()) as Batch).created_at;
+    while (Math.floor(Date.now() / 1000) < olderAt + 2) await sleep(50);
+    // Started the way the API did before BatchCreatedSeq existed, on a queue no worker polls.
+    const legacyId = newBatchId();
+    const createdAt = olderAt + 1;
+    const input = {
+      batchId: legacyId,
+      tenant: 'default',
+      endpoint: '/v1/chat/completions',
+      inputFileId,
+      completionWindow: '24h',
+      createdAt,
+      expiresAt: createdAt + 86_400,
+      metadata: null,
+      outputTtlSeconds: null,
+    };
+    const handle = await stack.client.workflow.start(BATCH_WORKFLOW_TYPE, {
+      workflowId: legacyId,
+      taskQueue: `no-worker-${legacyId}`,
+      args: [input],
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: BATCH_STATUS_SA, value: 'validating' },
+        { key: BATCH_TENANT_SA, value: 'default' },
+        { key: BATCH_CREATED_AT_SA, value: createdAt },
+      ]),
+      memo: { batch: newBatch(input), options: null },
+    });
+    try {
+      const newer = await create();
+      const order = [newer, legacyId, older];
+      for (const t0 = Date.now(); ;) {
+        const p = await page(100, null);
+        const ids = p.data.map((b) => b.id).filter((id) => order.includes(id));
+        if (ids.length === 3) {
+          expect(ids).toEqual(order);
+          expect(p.data.find((b) => b.id === legacyId)?.status).toBe('validating');
+          break;
+        }
+        expect(Date.now() - t0).toBeLessThan(20_000);
+        await sleep(100);
+      }
+      // And as a cursor: the page after it starts below it.
+      const after = (await page(100, legacyId)).data.map((b) => b.id);
+      expect(after).not.toContain(newer);
+      expect(after).not.toContain(legacyId);
+      expect(after).toContain(older);
+    } finally {
+      await handle.terminate('test over');
     }
   });
 });

@@ -69,8 +69,6 @@ const AIM = 1.05;
 const FETCH_CAP = 1.3;
 /** Lookback of the first count when nothing is known about a tenant yet: one hour, in microseconds. */
 const FIRST_WINDOW_US = 3600e6;
-/** How long a tenant known to have batches without BatchCreatedSeq is believed to still have some. */
-const LEGACY_RECHECK_MS = 10 * 60_000;
 
 /**
  * The API's view of batches: starts, reads, lists and cancels batch workflows through Temporal.
@@ -84,8 +82,6 @@ export class BatchService {
    * add to it), for pages after a cursor its width (µs of creation order) back from the cursor.
    */
   private readonly windows = new Map<string, number>();
-  /** Per tenant: until when (ms) it is believed to have batches created before BatchCreatedSeq. */
-  private readonly legacy = new Map<string, { has: boolean; until: number }>();
   /** Creates with an Idempotency-Key in flight in this process, by batch id: the second waits. */
   private readonly keyed = new Map<string, Promise<unknown>>();
 
@@ -245,12 +241,11 @@ export class BatchService {
       bound = { seq: orderKey(cursor), id: opts.after };
     }
     const base = `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND BatchTenant = '${escapeQuery(tenant)}'`;
-    const legacy = await this.hasLegacy(tenant, base);
     const hi = bound ? bound.seq : Number.MAX_SAFE_INTEGER;
-    // Creation order keys lie in [lo, hi]; batches without one are placed at their second's start.
+    // Creation order keys lie in [lo, hi]. Batches without one (made by an API from before it, also
+    // during a rolling upgrade) are placed at their second's start; the clause costs next to nothing.
     const inRange = (lo: number) => {
       const seq = `BatchCreatedSeq >= ${lo} AND BatchCreatedSeq <= ${hi}`;
-      if (!legacy) return `${base} AND ${seq}`;
       const secs = `BatchCreatedAt >= ${Math.floor(lo / 1e6)} AND BatchCreatedAt <= ${Math.floor(hi / 1e6)}`;
       return `${base} AND ((${seq}) OR (BatchCreatedSeq IS NULL AND ${secs}))`;
     };
@@ -269,14 +264,16 @@ export class BatchService {
     const start = remembered === undefined ? FIRST_WINDOW_US : bound ? remembered : top - remembered;
     let width = await this.windowFor(Math.max(1, start), top, want, inRange);
     for (let attempt = 0; ; attempt++) {
-      const lo = top - width;
+      // After a few widenings, the whole history: a page never ends early.
+      const lo = attempt >= 6 ? 0 : top - width;
       const all = lo <= 0;
       const found: Info[] = [];
       const query = all ? inRange(0) : inRange(lo);
       for await (const wf of this.client.workflow.list({ query, pageSize: 1000 }))
-        if (before(wf)) found.push(wf);
+        // The seconds clause for older batches reaches a little below `lo`: keep only the window.
+        if (before(wf) && (all || orderKey(wf) >= lo)) found.push(wf);
       // Fewer than a page although older batches may exist (counts are a moment old): look further.
-      if (found.length <= opts.limit && !all && attempt < 6) {
+      if (found.length <= opts.limit && !all) {
         width *= 4;
         continue;
       }
@@ -341,16 +338,6 @@ export class BatchService {
       width = Math.round(Math.min(Math.max(at, narrow.width + span / 10), wide.width - span / 10));
     }
     return Math.min(width, wide ? wide.width : top);
-  }
-
-  /** Whether some of the tenant's batches have no BatchCreatedSeq (created by an older API). */
-  private async hasLegacy(tenant: string, base: string): Promise<boolean> {
-    const known = this.legacy.get(tenant);
-    // New batches always carry the attribute: once none lacks it, none ever will again.
-    if (known && (!known.has || known.until > Date.now())) return known.has;
-    const { count } = await this.client.workflow.count(`${base} AND BatchCreatedSeq IS NULL`);
-    this.legacy.set(tenant, { has: count > 0, until: Date.now() + LEGACY_RECHECK_MS });
-    return count > 0;
   }
 
   /** One create per key at a time in this process (the map holds only creates in flight). */
