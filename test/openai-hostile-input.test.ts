@@ -183,6 +183,17 @@ const HOSTILE_BODIES: { name: string; opts: () => Parameters<typeof rawRequest>[
   },
   { name: 'a body without a content type', opts: () => ({ body: '{"a":1}' }) },
   {
+    name: 'JSON in UTF-16 with a BOM',
+    opts: () => ({
+      headers: { 'content-type': 'application/json; charset=utf-16' },
+      body: Buffer.from('\ufeff{"a":1}', 'utf16le'),
+    }),
+  },
+  {
+    name: 'a 10 KB content type',
+    opts: () => ({ headers: { 'content-type': `application/json; x=${'y'.repeat(10_000)}` }, body: '[1]' }),
+  },
+  {
     name: 'multipart without a boundary',
     opts: () => ({ headers: { 'content-type': 'multipart/form-data' }, body: 'x' }),
   },
@@ -717,6 +728,23 @@ describe('fuzzing POST /v1/batches (seeded)', () => {
       if (res.status !== 200) expectOpenAiError(res, `fuzz case ${i}: ${JSON.stringify(body).slice(0, 300)}`);
     }
     expect([...statuses.keys()].every((s) => s === 200 || (s >= 400 && s < 500))).toBe(true);
+  });
+});
+
+describe('unknown routes and methods → 404 in the error shape, the path quoted clipped', () => {
+  it.each([
+    ['GET', `/v1/${'x'.repeat(5000)}`],
+    ['GET', '/v1/files/file-abc/nothing'],
+    ['PUT', '/v1/files'],
+    ['PATCH', '/v1/batches/batch_abc'],
+    ['DELETE', '/v1/batches/batch_abc'],
+    ['OPTIONS', '/v1/batches'],
+    ['GET', '/v2/batches'],
+  ])('%s %s', async (method, path) => {
+    const res = await send(method, path);
+    const err = expectOpenAiError(res, `${method} ${path.slice(0, 60)}`);
+    expect(res.status).toBe(404);
+    expect(err.type).toBe('not_found_error');
   });
 });
 
