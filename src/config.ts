@@ -106,6 +106,12 @@ export const ConfigSchema = z.object({
    */
   MAX_LINE_BYTES: int(10 * 1024 * 1024, 1024),
   /**
+   * Longest `custom_id` in characters (longer ones fail validation with `invalid_request`, param
+   * `custom_id`): it travels upstream in `X-Record-Id` and `Idempotency-Key: <batch_id>:<custom_id>`,
+   * and HTTP servers commonly refuse headers over 8 KiB.
+   */
+  MAX_CUSTOM_ID_LENGTH: int(512, 1),
+  /**
    * Deepest JSON nesting of an input line (deeper lines fail with `json_too_deep`, checked without
    * recursion before parsing). Chat requests with nested json_schema response formats reach ~20.
    */

@@ -91,6 +91,7 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     endpoint: input.endpoint,
     allowedModels: config.ALLOWED_MODELS.length ? new Set(config.ALLOWED_MODELS) : null,
     maxJsonDepth: config.MAX_JSON_DEPTH,
+    maxCustomIdLength: config.MAX_CUSTOM_ID_LENGTH,
   };
   // custom_ids seen so far, as 64-bit hashes (flat memory at millions of lines); a hash hit is a
   // suspect, confirmed against the real custom_id by a second read of just those lines.

@@ -25,10 +25,26 @@ export interface LineRules {
   allowedModels?: ReadonlySet<string> | null;
   /** Deepest nesting of objects and arrays accepted (`json_too_deep` beyond). */
   maxJsonDepth?: number;
+  /** Longest `custom_id` accepted, in characters (`invalid_request` beyond). */
+  maxCustomIdLength?: number;
 }
 
 /** Nesting accepted when the rules name none (MAX_JSON_DEPTH's default). */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
+
+/**
+ * `custom_id`s accepted when the rules name no limit (MAX_CUSTOM_ID_LENGTH's default): a custom_id
+ * travels upstream in two headers (`X-Record-Id`, `Idempotency-Key: <batch_id>:<custom_id>`) and
+ * HTTP servers commonly refuse headers over 8 KiB.
+ */
+export const DEFAULT_MAX_CUSTOM_ID_LENGTH = 512;
+
+/** Characters of a string counted as Unicode code points (a surrogate pair is one character). */
+function codePoints(s: string, atMost: number): number {
+  let n = 0;
+  for (const _ of s) if (++n > atMost) break;
+  return n;
+}
 
 /** Model names longer than this are refused: a model name travels in workflow inputs and histories. */
 export const MAX_MODEL_NAME_CHARS = 256;
@@ -88,6 +104,16 @@ export function checkInputLine(text: string, lineNo: number, rules: LineRules): 
     );
   }
   const line = parsed.data;
+  const maxCustomId = rules.maxCustomIdLength ?? DEFAULT_MAX_CUSTOM_ID_LENGTH;
+  // .length counts UTF-16 units, never fewer than code points: only a long id is counted exactly.
+  if (line.custom_id.length > maxCustomId && codePoints(line.custom_id, maxCustomId) > maxCustomId) {
+    return invalid(
+      lineNo,
+      'invalid_request',
+      'custom_id',
+      `Line ${lineNo}: custom_id '${clip(line.custom_id)}' is longer than ${maxCustomId} characters.`,
+    );
+  }
   if (line.url !== rules.endpoint) {
     return invalid(
       lineNo,

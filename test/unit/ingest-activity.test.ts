@@ -18,7 +18,13 @@ let rt: ActivityRuntime;
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'batchgw-ingest-'));
   rt = createActivityRuntime(
-    loadConfig({ DATA_DIR: root, MAX_MODELS_PER_BATCH: '3', MAX_LINE_BYTES: '4096' }),
+    // custom_ids of up to 4,000 characters, for the test of many long duplicated ids.
+    loadConfig({
+      DATA_DIR: root,
+      MAX_MODELS_PER_BATCH: '3',
+      MAX_LINE_BYTES: '4096',
+      MAX_CUSTOM_ID_LENGTH: '4000',
+    }),
     new FsObjectStore(root),
     'http://127.0.0.1:9',
   );
@@ -121,6 +127,34 @@ describe('ingest of hostile files', () => {
       ['line_too_large', 2],
       ['invalid_json_line', 3],
     ]);
+  });
+});
+
+describe('custom_id length', () => {
+  it('reports a custom_id over MAX_CUSTOM_ID_LENGTH (default 512) as a line-numbered invalid_request', async () => {
+    const defaults = createActivityRuntime(
+      loadConfig({ DATA_DIR: root }),
+      new FsObjectStore(root),
+      'http://127.0.0.1:9',
+    );
+    expect(defaults.config.MAX_CUSTOM_ID_LENGTH).toBe(512);
+    const saved = rt;
+    rt = defaults;
+    try {
+      const long = 'h'.repeat(8 * 1024); // would make an 8 KiB Idempotency-Key header upstream
+      const res = await runIngest([line('ok-1'), line('x'.repeat(512)), line(long), line('ok-2')]);
+      expect(res.ok ? [] : res.errors).toEqual([
+        {
+          code: 'invalid_request',
+          param: 'custom_id',
+          line: 3,
+          message: `Line 3: custom_id '${'h'.repeat(64)}…' is longer than 512 characters.`,
+        },
+      ]);
+    } finally {
+      rt = saved;
+      await defaults.gateway.close();
+    }
   });
 });
 

@@ -51,6 +51,37 @@ describe('input line validation', () => {
   });
 });
 
+describe('custom_id length', () => {
+  const withId = (id: string) => line({ ...ok, custom_id: id });
+  it('accepts 512 characters and refuses 513 by default, quoting the id clipped', () => {
+    expect(codeOf(withId('x'.repeat(512)))).toBe('ok');
+    const res = checkInputLine(withId('y'.repeat(513)), 4, rules);
+    expect(res.ok ? null : res.error).toEqual({
+      code: 'invalid_request',
+      param: 'custom_id',
+      line: 4,
+      message: `Line 4: custom_id '${clip('y'.repeat(513))}' is longer than 512 characters.`,
+    });
+  });
+  it('refuses a custom_id of megabytes with a short message', () => {
+    const res = checkInputLine(withId('z'.repeat(5_000_000)), 9, rules);
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.error.message.length).toBeLessThan(150);
+  });
+  it('counts characters, not UTF-16 units: 512 emoji pass, 513 do not', () => {
+    expect(codeOf(withId('😀'.repeat(512)))).toBe('ok');
+    expect(codeOf(withId('😀'.repeat(513)))).toEqual(['invalid_request', 'custom_id', 7]);
+  });
+  it('applies the configured limit', () => {
+    expect(codeOf(withId('abcde'), { ...rules, maxCustomIdLength: 4 })).toEqual([
+      'invalid_request',
+      'custom_id',
+      7,
+    ]);
+    expect(codeOf(withId('x'.repeat(2000)), { ...rules, maxCustomIdLength: 4096 })).toBe('ok');
+  });
+});
+
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 describe('JSON nesting depth', () => {
