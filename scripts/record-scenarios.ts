@@ -1,6 +1,6 @@
 // Records the workflow histories of every path a batch can take, as fixtures for the replay test
 // (test/replay.test.ts): completed with continue-as-new, cancelled, expired, budget stop, 401 halt,
-// a dead-letter replay and a validation failure. Run it after a versioned workflow change
+// a dead-letter replay, a validation failure, more models than run at once, a child cancelled alone. Run it after a versioned workflow change
 // (README, "Changing workflow code") to add histories of the new code; never delete old ones
 // while batches on that code may still be running.
 // Usage: tsx scripts/record-scenarios.ts [out-dir]   (default test/fixtures/histories/<today>)
@@ -119,6 +119,23 @@ async function main() {
     await record('replay', (await res.json()) as Batch, 'completed');
 
     await record('validation-failed', await create(`${lines(5)}\nnot json\n`), 'failed');
+
+    // More models than run at once: the fan-out's bound is part of the command sequence.
+    const manyModels = Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({
+        custom_id: `mm-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: `model-${i % 20}`, messages: [{ role: 'user', content: `item ${i}` }] },
+      }),
+    ).join('\n');
+    await record('many-models', await create(manyModels), 'completed');
+
+    // One child cancelled from the Web UI (a workflow cancellation of its current run).
+    const childCancelled = await create(lines(3000));
+    await wait(childCancelled.id, (b) => b.request_counts.completed >= 300);
+    await client.workflow.getHandle(`${childCancelled.id}-model-0`).cancel();
+    await record('child-cancelled', childCancelled, 'cancelled');
   } finally {
     await api.close();
     await worker.close();

@@ -42,6 +42,8 @@ describe('workflow determinism', () => {
       'halted-401',
       'replay',
       'validation-failed',
+      'many-models',
+      'child-cancelled',
     ])
       expect(
         histories.some((h) => h.name.startsWith(`v2/${path}/`)),

@@ -69,6 +69,8 @@ const STOP_BY_SIGNAL = 'stop-by-signal';
 const LIVE_MEMO = 'live-memo';
 /** A finalize that fails for good (data inconsistent, storage unwritable) fails the batch visibly. */
 const FINALIZE_FAILURE = 'finalize-failure';
+/** Batches started before STOP_BY_SIGNAL also signal their children when they stop (see below). */
+const V1_STOP_BY_SIGNAL = 'v1-stop-by-signal';
 
 const MISSING_CODE: Record<StopReason | 'failed', MissingCode> = {
   cancelled: 'batch_cancelled',
@@ -84,7 +86,8 @@ const MISSING_CODE: Record<StopReason | 'failed', MissingCode> = {
  */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
   const batch = newBatch(input);
-  const state: { stop: StopReason | null } = { stop: null };
+  // `settled`: finalize has begun, so the outcome is fixed and a late cancel changes nothing.
+  const state: { stop: StopReason | null; settled: boolean } = { stop: null, settled: false };
   const now = () => Math.floor(Date.now() / 1000);
   // The memo's `live` fields follow the batch at most once per workflow task (signals coalesce).
   const memo = { kept: patched(LIVE_MEMO), dirty: false };
@@ -100,26 +103,36 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
         upsertMemo({ live: liveFields(batch) });
       }
     });
+    publish(); // from the first task on, reads never fall back to the creation-time Batch
   }
   const setStatus = (status: BatchStatus) => {
     batch.status = status;
     upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
     publish();
   };
-  // The terminal state becomes visible to queries only once the final snapshot is stored, in the
-  // workflow task that completes the workflow: a batch read as terminal is closed, files ready.
+  // The terminal state becomes visible only once the final snapshot is stored, in the workflow
+  // task that completes the workflow: a batch read as terminal is closed, its files ready.
   const finish = async (status: BatchStatus, fields: Partial<Batch>): Promise<Batch> => {
+    state.settled = true;
     const final: Batch = { ...batch, ...fields, status };
-    upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
-    await saveSnapshot(input.tenant, final);
+    if (!memo.kept) upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
+    try {
+      await saveSnapshot(input.tenant, final);
+    } catch {
+      // Only a storage that refuses writes for good gets here: the snapshot serves reads after
+      // retention, but the workflow's result and memo hold the final Batch too. Never fail on it.
+    }
     Object.assign(batch, final);
-    // In the task that closes the workflow: the memo is terminal only once the batch is closed.
-    if (memo.kept) upsertMemo({ live: liveFields(batch) });
+    if (memo.kept) {
+      upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
+      upsertMemo({ live: liveFields(batch) });
+    }
     return batch;
   };
   // Cancel and a used-up budget stop the batch the same way: drain, then finalize what is done.
   const requestStop = (reason: 'cancelled' | 'budget') => {
     if (state.stop || isTerminal(batch.status) || batch.status === 'finalizing') return;
+    if (memo.kept && state.settled) return;
     state.stop = reason;
     if (reason === 'budget' && batch.x_budget) batch.x_budget.exceeded = true;
     batch.cancelling_at = now();
@@ -192,8 +205,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
     expiry.cancel();
 
     const stop = state.stop;
+    state.settled = true;
     batch.finalizing_at = now();
-    if (!stop && !failure) setStatus('finalizing');
+    // A failing batch shows `finalizing` too (a cancel then answers 409); older batches did not.
+    if (!stop && (!failure || memo.kept)) setStatus('finalizing');
     const failVisibly = patched(FINALIZE_FAILURE);
     const finalizing = finalize({
       tenant: input.tenant,
@@ -328,16 +343,21 @@ async function runModelsCancelling(
   let failure: BatchError | null = null;
   let done = false;
   let next = 0;
+  const running = new Set<string>();
   const lane = async (): Promise<void> => {
     while (next < models.length && !stopped() && !failure) {
       const plan = models[next++];
+      const child = childInput(plan);
+      running.add(child.workflowId);
       try {
-        await executeChild(modelShardWorkflow, childInput(plan));
+        await executeChild(modelShardWorkflow, child);
       } catch (err) {
         if (isCancellation(err) && scope.consideredCancelled) return;
         // A worker saw the token budget used up: the batch stops like a cancel, it does not fail.
         if (failureType(err) === BUDGET_EXCEEDED) budgetUsedUp();
         else failure ??= toBatchError(err);
+      } finally {
+        running.delete(child.workflowId);
       }
     }
   };
@@ -348,6 +368,16 @@ async function runModelsCancelling(
   });
   await condition(() => done || stopped() !== null || failure !== null);
   if (!done) {
+    // The cancellation reaches each child's first run only; a child that has continued as new
+    // (running the current code, which has the stop handler) gets the stop signal as well.
+    if (patched(V1_STOP_BY_SIGNAL)) {
+      const why: ChildStopReason = stopped() ?? 'failed';
+      for (const id of running) {
+        CancellationScope.nonCancellable(() => getExternalWorkflowHandle(id).signal(stopSignal, why)).catch(
+          () => undefined,
+        );
+      }
+    }
     scope.cancel();
     await all.catch(() => undefined);
   }
