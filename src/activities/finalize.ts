@@ -59,7 +59,8 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
       );
       let lines = 0;
       for (let s = 0; s < model.segments; s++) {
-        const { requests, results } = await segments.get(s);
+        const current = await segments.get(s);
+        const { requests, results } = current;
         lines += requests.length;
         let outText = '';
         let errText = '';
@@ -68,7 +69,9 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
           let copied = false;
           if (!entry && req.sameAs) {
             // A repeated body: the first request's answer, fanned out to this custom_id.
-            const first = await segments.get(req.sameAs.segment);
+            // The original is often in this very segment: never ask the cache for it again (a
+            // segment larger than the budget is not kept, and would be read once per repeat).
+            const first = req.sameAs.segment === s ? current : await segments.get(req.sameAs.segment);
             const original = first.requests[req.sameAs.offset];
             const answer = original?.body === req.body ? first.results.get(original.customIdJson) : undefined;
             if (answer) {
@@ -91,7 +94,8 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
         }
         if (outText) await out.write(outText);
         if (errText) await err.write(errText);
-        if (s % 50 === 0) ctx.heartbeat({ model: model.index, segment: s });
+        // Every segment: a segment of large lines can take a while, and the SDK throttles heartbeats.
+        ctx.heartbeat({ model: model.index, segment: s });
       }
       // Never write files short of a line: segments that lost requests (e.g. a host crash before
       // the OS wrote them to disk) stop finalize instead of silently dropping lines.

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { ApplicationFailure } from '@temporalio/common';
 import { BATCH_DATA_INCONSISTENT } from '../domain/failures';
 import { parseJournal, type JournalEntry } from '../results/journal';
@@ -13,6 +14,15 @@ export interface LoadedSegment {
 
 /** Rough cost of a parsed request beyond its text (objects, map entry). */
 const PER_REQUEST_OVERHEAD = 160;
+
+/**
+ * Heap bytes of `text`, decoded from `utf8`: V8 keeps one byte per character for ASCII text but,
+ * once one character is beyond Latin-1, two for every character — a mostly-ASCII text with one
+ * emoji costs about twice its UTF-8 size. Counted as two per UTF-16 unit unless the bytes are ASCII.
+ */
+export function heldBytes(utf8: Buffer, text: string): number {
+  return isAscii(utf8) ? text.length : 2 * text.length;
+}
 
 /**
  * Parsed segments and journals of one model, the most recently used kept for requests whose body
@@ -62,12 +72,18 @@ export class SegmentCache {
       });
     }
     const journal = await this.store.get(layout.journal(this.tenant, this.batchId, this.model, s));
+    const segmentText = text.toString('utf8');
+    const journalText = journal?.toString('utf8') ?? '';
     const segment: LoadedSegment = {
-      requests: parseSegment(text.toString('utf8')),
-      results: parseJournal(journal?.toString('utf8') ?? ''),
+      requests: parseSegment(segmentText),
+      results: parseJournal(journalText),
     };
-    // Parsed fields are slices of the texts (which they keep alive), so the texts are the cost.
-    const bytes = text.length + (journal?.length ?? 0) + segment.requests.length * PER_REQUEST_OVERHEAD;
+    // Parsed fields are slices of the texts (which they keep alive), so the texts are the cost —
+    // as held in the heap, not as the bytes read.
+    const bytes =
+      heldBytes(text, segmentText) +
+      (journal ? heldBytes(journal, journalText) : 0) +
+      segment.requests.length * PER_REQUEST_OVERHEAD;
     if (bytes <= this.budget) {
       for (const [k, e] of this.entries) {
         if (this.held + bytes <= this.budget) break;

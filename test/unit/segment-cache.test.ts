@@ -16,11 +16,11 @@ const ZERO = { input: 0, cached: 0, output: 0, reasoning: 0 };
 const KiB = 1024;
 
 /** Segments of model 0, each one request with a body of `bodyBytes` and a journaled answer as large. */
-async function writeSegments(batchId: string, count: number, bodyBytes: number): Promise<void> {
+async function writeSegments(batchId: string, count: number, bodyBytes: number, tail = ''): Promise<void> {
   for (let s = 0; s < count; s++) {
-    const body = JSON.stringify({ model: 'm', pad: 'x'.repeat(bodyBytes) });
+    const body = JSON.stringify({ model: 'm', pad: 'x'.repeat(bodyBytes) + tail });
     await store.put(layout.segment('t', batchId, 0, s), formatSegmentLine(`r${s}`, body));
-    const line = JSON.stringify({ custom_id: `r${s}`, pad: 'y'.repeat(bodyBytes) });
+    const line = JSON.stringify({ custom_id: `r${s}`, pad: 'y'.repeat(bodyBytes) + tail });
     await store.put(
       layout.journal('t', batchId, 0, s),
       formatEntry('o', JSON.stringify(`r${s}`), ZERO, 's', line),
@@ -59,5 +59,24 @@ describe('finalize segment cache', () => {
     const cache = new SegmentCache(store, 't', 'b3', 0, 700 * KiB);
     for (let s = 0; s < 64; s++) await cache.get(s);
     expect(cache.kept).toHaveLength(64);
+  });
+
+  it('counts what the heap holds: two bytes a character once one is beyond Latin-1', async () => {
+    // ~200 KiB of UTF-8 per segment either way; with one emoji the decoded strings take ~400 KiB.
+    await writeSegments('b4', 1, 100 * KiB);
+    await writeSegments('b5', 1, 100 * KiB, '😀');
+    const ascii = new SegmentCache(store, 't', 'b4', 0, 300 * KiB);
+    await ascii.get(0);
+    expect(ascii.kept).toEqual([0]);
+    expect(ascii.bytesHeld).toBeGreaterThan(200 * KiB);
+    expect(ascii.bytesHeld).toBeLessThan(210 * KiB);
+
+    const wide = new SegmentCache(store, 't', 'b5', 0, 1024 * KiB);
+    const seg = await wide.get(0);
+    const chars = seg.requests[0].body.length + (seg.results.get('"r0"')?.line.length ?? 0);
+    expect(wide.bytesHeld).toBeGreaterThanOrEqual(2 * chars);
+    const small = new SegmentCache(store, 't', 'b5', 0, 300 * KiB);
+    await small.get(0);
+    expect(small.kept).toEqual([]);
   });
 });
