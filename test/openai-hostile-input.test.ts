@@ -531,7 +531,14 @@ const HOSTILE_CREATES: { name: string; body: () => unknown; status: number; para
     name: 'metadata with a 65-character key',
     body: () => ({ ...base(), metadata: { ['k'.repeat(65)]: 'v' } }),
     status: 400,
-    param: `metadata.${'k'.repeat(65)}`,
+    // User keys are quoted clipped to 64 characters.
+    param: `metadata.${'k'.repeat(64)}…`,
+  },
+  {
+    name: 'metadata with a 5,000-character key',
+    body: () => ({ ...base(), metadata: { ['k'.repeat(5000)]: 'v' } }),
+    status: 400,
+    param: `metadata.${'k'.repeat(64)}…`,
   },
   {
     name: 'metadata with a 513-character value',

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { clip } from '../domain/clip';
 import { ApiError } from '../domain/api-error';
 import { replayBatch, ReplayBody, type ReplayDeps } from './replay';
 import { tenantOf } from './tenant';
@@ -15,11 +16,8 @@ export function registerReplayRoutes(app: FastifyInstance, deps: ReplayDeps): vo
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       if (issue.code === 'unrecognized_keys') {
-        throw ApiError.invalid(
-          `Unknown parameter: '${issue.keys[0]}'.`,
-          issue.keys[0] ?? null,
-          'unknown_parameter',
-        );
+        const key = clip(issue.keys[0] ?? '');
+        throw ApiError.invalid(`Unknown parameter: '${key}'.`, key || null, 'unknown_parameter');
       }
       if (issue.path.length === 0) throw ApiError.invalid('The request body must be a JSON object.');
       throw ApiError.fromZod(parsed.error);

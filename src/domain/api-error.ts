@@ -1,4 +1,5 @@
 import type { ZodError } from 'zod';
+import { clip } from './clip';
 
 export type ApiErrorType =
   | 'invalid_request_error'
@@ -49,8 +50,9 @@ export class ApiError extends Error {
         null,
         'invalid_type',
       );
-    const path = issue.path.map(String);
-    const param = prefix + (path.length ? path.join('.') : '') || null;
+    // Paths carry user keys (metadata, x_* options): clipped, like every user string we quote.
+    const path = issue.path.map((p) => clip(String(p)));
+    const param = clip(prefix + (path.length ? path.join('.') : ''), 256) || null;
     let code = 'invalid_value';
     // zod 4 keeps `input` on an issue only when parsed with { reportInput: true }; without it a
     // wrong type (e.g. metadata {k: 1}) would read as missing, so absent `input` means "present but wrong".
@@ -59,7 +61,7 @@ export class ApiError extends Error {
     const message =
       code === 'missing_required_parameter'
         ? `Missing required parameter: '${param}'.`
-        : `Invalid value for '${param}': ${issue.message}.`;
+        : `Invalid value for '${param}': ${clip(issue.message, 256)}.`;
     return new ApiError(400, 'invalid_request_error', message, param, code);
   }
 }
