@@ -5,7 +5,7 @@
 // random `after` cursors) alone and under that load. Prints p50/p99 per figure and one JSON line.
 // Flags: --batches 10000 --ran 200 --pollers 100 --poll-ms 1000 (the README polling loop) --seconds 20
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import OpenAI, { toFile } from 'openai';
@@ -92,7 +92,11 @@ export async function runReads(o: ReadsOptions): Promise<Record<string, unknown>
       WORKER_NODE_FLAGS,
     );
     procs.push(worker);
-    const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/);
+    // BENCH_PROFILE_DIR=<dir> writes a V8 CPU profile of the API (as in the throughput bench).
+    const profile = process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [];
+    const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/, profile);
     procs.push(api);
     const base = `http://127.0.0.1:${apiPort}/v1`;
     const openai = new OpenAI({ baseURL: base, apiKey: 'x', maxRetries: 2 });
@@ -158,6 +162,7 @@ export async function runReads(o: ReadsOptions): Promise<Record<string, unknown>
 
     // 100 pollers, each GET /v1/batches/{id} of a random batch every pollMs (the README's polling
     // loop waits a second), for `seconds`; a lister pages through the newest batches meanwhile.
+    const loadBefore = loadavg()[0];
     const getMs: number[] = [];
     const listUnderLoad: number[] = [];
     const until = performance.now() + o.seconds * 1000;
@@ -191,6 +196,8 @@ export async function runReads(o: ReadsOptions): Promise<Record<string, unknown>
 
     return {
       mode: 'reads',
+      // The host is shared: the 1-minute load average (2 cores) around the measurements.
+      loadAvg: { before: +loadBefore.toFixed(2), after: +loadavg()[0].toFixed(2), cores: cpus().length },
       batches: total,
       ranToEnd: ran.length,
       ranMs: Math.round(ranMs),
