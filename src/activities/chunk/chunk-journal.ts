@@ -44,6 +44,13 @@ export class ChunkJournal {
   static async load(store: ObjectStore, input: ChunkInput): Promise<ChunkJournal> {
     const j = new ChunkJournal(store, input);
     const { tenant, batchId, modelIndex } = input;
+    // Requests without a result, in order; `answered` once a repeat's original is confirmed to have
+    // the same body (it is then answered at finalize, not sent).
+    const pending: { seg: SegmentState; req: SegmentRequest; answered: boolean }[] = [];
+    // Repeats of bodies in other segments, by the segment of their original: each of those is
+    // read once, after this chunk's own segments, and dropped as soon as its repeats are compared —
+    // no original segment is kept (they can be hundreds of MiB, per chunk in flight).
+    const elsewhere = new Map<number, (typeof pending)[number][]>();
     for (let s = input.fromSegment; s < input.toSegment; s++) {
       const done = await store.get(layout.segmentDone(tenant, batchId, modelIndex, s));
       if (done) {
@@ -73,34 +80,37 @@ export class ChunkJournal {
       const requests = parseSegment(text.toString('utf8'));
       for (const req of requests) {
         const entry = finished.get(req.customIdJson);
-        if (entry) countResult(seg.counts, entry.kind, entry.tokens, entry.tags);
+        if (entry) {
+          countResult(seg.counts, entry.kind, entry.tokens, entry.tags);
+          continue;
+        }
         // A repeat of an earlier body is answered from that request's result at finalize — once
         // the bodies are confirmed equal (the ingest index is a hash; a collision is sent normally).
-        else if (req.sameAs && (await j.sameBody(req, s, requests))) continue;
-        else {
-          j.jobs.push({ seg, req });
-          seg.remaining++;
+        const at = req.sameAs?.segment;
+        if (at === s && requests[req.sameAs!.offset]?.body === req.body) continue;
+        const job = { seg, req, answered: false };
+        pending.push(job);
+        if (at !== undefined && at !== s) {
+          const list = elsewhere.get(at);
+          if (list) list.push(job);
+          else elsewhere.set(at, [job]);
         }
       }
       j.segments.push(seg);
     }
+    for (const [at, repeats] of elsewhere) {
+      const text = await store.get(layout.segment(tenant, batchId, modelIndex, at));
+      const originals = text ? parseSegment(text.toString('utf8')) : [];
+      for (const job of repeats) job.answered = originals[job.req.sameAs!.offset]?.body === job.req.body;
+    }
+    elsewhere.clear();
+    for (const { seg, req, answered } of pending) {
+      if (answered) continue;
+      j.jobs.push({ seg, req });
+      seg.remaining++;
+    }
     for (const seg of j.segments) if (seg.remaining === 0) await j.markDone(seg);
     return j;
-  }
-
-  private readonly originals = new Map<number, SegmentRequest[]>();
-
-  /** True when the request's body equals that of the first request it names (same shard). */
-  private async sameBody(req: SegmentRequest, segment: number, current: SegmentRequest[]): Promise<boolean> {
-    const { segment: at, offset } = req.sameAs!;
-    let requests = at === segment ? current : this.originals.get(at);
-    if (!requests) {
-      const { tenant, batchId, modelIndex } = this.input;
-      const text = await this.store.get(layout.segment(tenant, batchId, modelIndex, at));
-      requests = text ? parseSegment(text.toString('utf8')) : [];
-      this.originals.set(at, requests);
-    }
-    return requests[offset]?.body === req.body;
   }
 
   async record(job: Job, kind: ResultKind, tokens: TokenCounts, tags: string, line: string): Promise<void> {
