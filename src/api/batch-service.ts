@@ -14,7 +14,7 @@ import {
   type BatchOptions,
   type LiveBatchFields,
 } from '../domain/batch-state';
-import { idempotentBatchId, newCreationSeq } from '../ids';
+import { idempotentBatchId, isBatchId, newCreationSeq } from '../ids';
 import { layout } from '../storage/layout';
 import type { ObjectStore } from '../storage/object-store';
 import { listReplays, mayHaveReplays } from '../storage/replay-links';
@@ -458,8 +458,6 @@ function orderKey(info: { typedSearchAttributes: TypedSearchAttributes }): numbe
 function tenantOf(desc: { typedSearchAttributes: TypedSearchAttributes }): string {
   return desc.typedSearchAttributes.get(BATCH_TENANT_SA) ?? '';
 }
-
-const isBatchId = (id: string): boolean => /^batch_[A-Za-z0-9]{1,64}$/.test(id);
 
 /** Visibility queries take string literals in single quotes. */
 const escapeQuery = (s: string): string => s.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
