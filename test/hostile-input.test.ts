@@ -152,7 +152,8 @@ describe('many distinct models (item 5)', () => {
 
 describe('per-line limits (item 6)', () => {
   it('reports an oversized line and a too-deep line by number, with messages that quote user strings short', async () => {
-    const longId = 'dup-' + 'x'.repeat(5000);
+    // Long, but within MAX_CUSTOM_ID_LENGTH (512): its duplicate is reported with the id clipped.
+    const longId = 'dup-' + 'x'.repeat(500);
     // Deep but within the line size limit (deeper lines are too large first; 1e6 deep: unit tests).
     const deep = '['.repeat(20_000) + ']'.repeat(20_000);
     const content = [
@@ -163,6 +164,7 @@ describe('per-line limits (item 6)', () => {
       JSON.stringify(chatLine(longId, 'gpt-4o', 'second')),
       JSON.stringify({ ...chatLine('bad-url', 'gpt-4o', 'x'), url: '/v1/' + 'u'.repeat(5000) }),
       '['.repeat(60_000),
+      JSON.stringify(chatLine('id-' + 'y'.repeat(5000), 'gpt-4o', 'too long an id')),
     ].join('\n');
     const created = await startBatch(content);
     const batch = await waitForBatch(stack.openai, created.id);
@@ -174,6 +176,7 @@ describe('per-line limits (item 6)', () => {
       ['duplicate_custom_id', 5],
       ['invalid_url', 6],
       ['json_too_deep', 7],
+      ['invalid_request', 8],
     ]);
     expect(errors[0].message).toBe(`Line 2 is larger than the maximum of ${MAX_LINE_BYTES} bytes per line.`);
     for (const e of errors) expect(e.message.length).toBeLessThan(200);
