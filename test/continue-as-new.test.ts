@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import type { DevServer } from '../src/temporal/dev-server';
 import { chatLine, createBatch, readResultFile, waitForBatch } from './harness/batches';
-import { freePort } from './harness/ports';
+import { startRolloverServer } from './harness/rollover-server';
 import { startStack, type Stack } from './harness/stack';
 
 // A Temporal server that suggests continue-as-new after 60 history events, so a modest batch
@@ -9,13 +9,7 @@ import { startStack, type Stack } from './harness/stack';
 let server: DevServer;
 let stack: Stack;
 beforeAll(async () => {
-  server = await startDevServer({
-    port: await freePort(),
-    uiPort: 0,
-    headless: true,
-    namespace: 'default',
-    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
-  });
+  server = await startRolloverServer();
   stack = await startStack(
     { TEMPORAL_ADDRESS: server.address, SEGMENT_SIZE: '10', MODEL_CONCURRENCY: '20' },
     { latencyMs: 2 },

@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
-import {
-  chatLine,
-  readResultFile,
-  toJsonl,
-  uploadJsonl,
-  waitForBatch,
-  type RequestLine,
-} from './harness/batches';
+import { chatLine, createBatchWith, readResultFile, waitForBatch, type RequestLine } from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
 
 // Governance outcomes per batch and per line, and the token budget that stops a batch.
@@ -23,21 +16,8 @@ beforeAll(async () => {
 afterAll(async () => stack?.close());
 
 /** Creates a batch with our `x_` extensions (the openai clients send them as extra body keys). */
-async function createWith(lines: RequestLine[], extra: Record<string, unknown>): Promise<Batch> {
-  const file = await uploadJsonl(stack.openai, toJsonl(lines));
-  const res = await fetch(`${stack.apiUrl}/v1/batches`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      input_file_id: file.id,
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-      ...extra,
-    }),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Batch;
-}
+const createWith = (lines: RequestLine[], extra: Record<string, unknown>): Promise<Batch> =>
+  createBatchWith(stack, lines, extra);
 
 describe('governance outcomes', () => {
   it('counts succeeded, blocked, flagged, errored and retried requests, and tags every line', async () => {

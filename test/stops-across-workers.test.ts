@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import type { DevServer } from '../src/temporal/dev-server';
 import {
   chatLine,
   readResultFile,
@@ -9,7 +9,7 @@ import {
   waitForBatch,
   type ResultLineJson,
 } from './harness/batches';
-import { freePort } from './harness/ports';
+import { startRolloverServer } from './harness/rollover-server';
 import { startProcessStack, type ProcessStack } from './harness/process-stack';
 
 // Stops with real worker processes: a worker killed with SIGKILL while a stopping batch drains,
@@ -20,13 +20,7 @@ const MODEL_CONCURRENCY = 10;
 let server: DevServer;
 let stack: ProcessStack;
 beforeAll(async () => {
-  server = await startDevServer({
-    port: await freePort(),
-    uiPort: 0,
-    headless: true,
-    namespace: 'default',
-    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
-  });
+  server = await startRolloverServer();
   stack = await startProcessStack({
     temporalAddress: server.address,
     workers: 2,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
-import { chatLine, readResultFile, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
-import { freePort } from './harness/ports';
+import type { DevServer } from '../src/temporal/dev-server';
+import { chatLine, createBatchWith, readResultFile, waitForBatch } from './harness/batches';
+import { startRolloverServer } from './harness/rollover-server';
 import { startStack, type Stack } from './harness/stack';
 
 // Every stop (cancel, expiry, token budget, 401 halt) after the per-model workflows have continued
@@ -24,13 +24,7 @@ const MAX_CALLS_AFTER_STOP = 2 * MODEL_CONCURRENCY + RATE_PER_S * 3;
 let server: DevServer;
 let stack: Stack;
 beforeAll(async () => {
-  server = await startDevServer({
-    port: await freePort(),
-    uiPort: 0,
-    headless: true,
-    namespace: 'default',
-    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
-  });
+  server = await startRolloverServer();
   stack = await startStack(
     {
       TEMPORAL_ADDRESS: server.address,
@@ -49,21 +43,8 @@ afterAll(async () => {
 const lines = (marker: (i: number) => string = () => '') =>
   Array.from({ length: N }, (_, i) => chatLine(`s-${i}`, i % 2 ? 'm-a' : 'm-b', `line ${i}${marker(i)}`));
 
-async function create(body: Record<string, unknown>, marker?: (i: number) => string): Promise<Batch> {
-  const file = await uploadJsonl(stack.openai, toJsonl(lines(marker)));
-  const res = await fetch(`${stack.apiUrl}/v1/batches`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      input_file_id: file.id,
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-      ...body,
-    }),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Batch;
-}
+const create = (body: Record<string, unknown>, marker?: (i: number) => string): Promise<Batch> =>
+  createBatchWith(stack, lines(marker), body);
 
 /** Runs of each per-model child so far (more than one: it has continued as new). */
 async function runsPerChild(batchId: string): Promise<number[]> {

@@ -80,3 +80,27 @@ export async function readResultFile(openai: OpenAI, fileId: string | null): Pro
     .filter(Boolean)
     .map((l) => JSON.parse(l) as ResultLineJson);
 }
+
+/**
+ * Uploads the lines and creates a batch with body fields the openai clients have no parameter for
+ * (our `x_` extensions, or a completion window only our config allows), as a raw POST.
+ */
+export async function createBatchWith(
+  target: { openai: OpenAI; apiUrl: string },
+  lines: unknown[],
+  extra: Record<string, unknown>,
+): Promise<Batch> {
+  const file = await uploadJsonl(target.openai, toJsonl(lines));
+  const res = await fetch(`${target.apiUrl}/v1/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      ...extra,
+    }),
+  });
+  if (res.status !== 200) throw new Error(`create answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as Batch;
+}
