@@ -6,7 +6,7 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Batch } from '../domain/batch';
-import { Batch as BatchSchema } from '../domain/batch';
+import { Batch as BatchSchema, BatchStatus as BatchStatusSchema } from '../domain/batch';
 import {
   batchFromMemo,
   isTerminal,
@@ -25,8 +25,15 @@ import {
   BATCH_TENANT_SA,
   BATCH_WORKFLOW_TYPE,
   cancelSignal,
+  cancelUpdate,
+  getBatchQuery,
 } from '../workflows/definitions';
 import type { BatchWorkflowInput } from '../workflows/types';
+
+/** How long a cancel waits for a worker to answer the update before it falls back to the signal. */
+const CANCEL_UPDATE_S = 1;
+/** How long a read of a batch started before the live memo waits for its query. */
+const LEGACY_QUERY_S = 1;
 
 export type CancelResult =
   { kind: 'ok'; batch: Batch } | { kind: 'not_found' } | { kind: 'conflict'; batch: Batch };
@@ -198,8 +205,18 @@ export class BatchService {
       return { kind: 'ok', batch: current };
     if (current.status === 'finalizing' || isTerminal(current.status))
       return { kind: 'conflict', batch: current };
+    const handle = this.client.workflow.getHandle(id);
+    // With a worker up, the update answers from the workflow itself, so a batch that moved on to
+    // finalizing since our read gets its 409. Without one it cannot answer: the signal is accepted
+    // by the server and takes effect when a worker returns.
+    const answered = await this.withinSeconds(CANCEL_UPDATE_S, () => handle.executeUpdate(cancelUpdate));
+    if (answered) {
+      return answered.status === 'cancelling' || answered.status === 'cancelled'
+        ? { kind: 'ok', batch: answered }
+        : { kind: 'conflict', batch: answered };
+    }
     try {
-      await this.client.workflow.getHandle(id).signal(cancelSignal);
+      await handle.signal(cancelSignal);
     } catch (err) {
       // The batch closed between our read and the signal: answer from its final state.
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -211,6 +228,15 @@ export class BatchService {
       kind: 'ok',
       batch: { ...current, status: 'cancelling', cancelling_at: Math.floor(Date.now() / 1000) },
     };
+  }
+
+  /** `call`'s answer, or null when it failed or did not answer within `seconds` (e.g. no worker). */
+  private async withinSeconds<T>(seconds: number, call: () => Promise<T>): Promise<T | null> {
+    try {
+      return await this.client.connection.withDeadline(Date.now() + seconds * 1000, call);
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -388,12 +414,20 @@ export class BatchService {
     const initial = fromMemo ?? BatchSchema.parse(memo.batch);
     switch (info.status.name) {
       case 'RUNNING':
-      case 'CONTINUED_AS_NEW':
+      case 'CONTINUED_AS_NEW': {
         if (fromMemo) return fromMemo;
-        return BatchSchema.parse({
-          ...initial,
-          status: info.typedSearchAttributes.get(BATCH_STATUS_SA) ?? initial.status,
-        });
+        // Started before the workflow kept `live`: its query has the counts while a worker is up.
+        const queried = await this.withinSeconds(LEGACY_QUERY_S, () =>
+          this.client.workflow.getHandle(info.workflowId, info.runId).query(getBatchQuery),
+        );
+        if (queried) return queried;
+        // Such a workflow sets the terminal status attribute before it closes: never show a
+        // terminal status (without its timestamp) for a batch still running.
+        const status = BatchStatusSchema.catch(initial.status).parse(
+          info.typedSearchAttributes.get(BATCH_STATUS_SA) ?? initial.status,
+        );
+        return { ...initial, status: isTerminal(status) ? 'finalizing' : status };
+      }
       case 'COMPLETED':
         if (fromMemo && isTerminal(fromMemo.status)) return fromMemo;
         return (await this.client.workflow.getHandle(info.workflowId, info.runId).result()) as Batch;
