@@ -10,6 +10,7 @@ import { Batch as BatchSchema, BatchStatus as BatchStatusSchema } from '../domai
 import {
   batchFromMemo,
   isTerminal,
+  liveFields,
   newBatch,
   type BatchOptions,
   type LiveBatchFields,
@@ -122,8 +123,10 @@ export class BatchService {
         { key: BATCH_CREATED_SEQ_SA, value: seq },
       ]),
       // `options` (references and small values only) lets a dead-letter replay reuse them.
+      // `live` from the start: a batch no worker has touched yet reads like one that has started.
       memo: {
         batch: newBatch(input),
+        live: liveFields(newBatch(input)),
         options: input.options ?? null,
         ...(opts.idempotency ? { idempotency: { fingerprint: opts.idempotency.fingerprint } } : {}),
       },
@@ -391,7 +394,10 @@ export class BatchService {
     }
     if (!this.owns(desc, tenant)) return null;
     const memo = desc.memo as BatchMemo | undefined;
-    return { batch: await this.fromInfo(desc), fingerprint: memo?.idempotency?.fingerprint ?? null };
+    return {
+      batch: await this.fromInfo(desc, { queryLegacy: true }),
+      fingerprint: memo?.idempotency?.fingerprint ?? null,
+    };
   }
 
   private owns(
@@ -407,7 +413,7 @@ export class BatchService {
    * Only batches started before the workflow kept `live` fall back: status from the BatchStatus
    * search attribute while running, the workflow's result once completed.
    */
-  private async fromInfo(info: Info): Promise<Batch> {
+  private async fromInfo(info: Info, opts: { queryLegacy?: boolean } = {}): Promise<Batch> {
     const memo = (info.memo ?? {}) as BatchMemo;
     // One parse: of the merged Batch when the workflow keeps `live`, else of the Batch set at start.
     const fromMemo = memo.live ? BatchSchema.parse(batchFromMemo(memo.batch as Batch, memo.live)) : null;
@@ -416,10 +422,13 @@ export class BatchService {
       case 'RUNNING':
       case 'CONTINUED_AS_NEW': {
         if (fromMemo) return fromMemo;
-        // Started before the workflow kept `live`: its query has the counts while a worker is up.
-        const queried = await this.withinSeconds(LEGACY_QUERY_S, () =>
-          this.client.workflow.getHandle(info.workflowId, info.runId).query(getBatchQuery),
-        );
+        // Started before the API and workflow kept `live`: for one batch, its query has the counts
+        // while a worker is up (lists never wait on it).
+        const queried = opts.queryLegacy
+          ? await this.withinSeconds(LEGACY_QUERY_S, () =>
+              this.client.workflow.getHandle(info.workflowId, info.runId).query(getBatchQuery),
+            )
+          : null;
         if (queried) return queried;
         // Such a workflow sets the terminal status attribute before it closes: never show a
         // terminal status (without its timestamp) for a batch still running.
