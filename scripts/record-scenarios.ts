@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import OpenAI, { toFile } from 'openai';
+import OpenAI from 'openai';
 import { loadConfig } from '../src/config';
 import type { Batch } from '../src/domain/batch';
 import { startApi, startWorker } from '../src/main/services';
 import { startSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
+import { createBatchWith } from '../test/harness/batches';
 import { recordBatchHistories } from './record-histories';
 
 const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
@@ -64,24 +65,8 @@ async function main() {
         },
       }),
     ).join('\n');
-  const create = async (jsonl: string, extra: Record<string, unknown> = {}): Promise<Batch> => {
-    const file = await openai.files.create({
-      file: await toFile(Buffer.from(jsonl), 'in.jsonl'),
-      purpose: 'batch',
-    });
-    const res = await fetch(`${api.url}/v1/batches`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        input_file_id: file.id,
-        endpoint: '/v1/chat/completions',
-        completion_window: '24h',
-        ...extra,
-      }),
-    });
-    if (!res.ok) throw new Error(`create: ${res.status} ${await res.text()}`);
-    return (await res.json()) as Batch;
-  };
+  const create = (jsonl: string, extra: Record<string, unknown> = {}): Promise<Batch> =>
+    createBatchWith({ openai, apiUrl: api.url }, jsonl, extra);
   const wait = async (id: string, until = (b: Batch) => TERMINAL.includes(b.status)): Promise<Batch> => {
     for (;;) {
       const b = (await openai.batches.retrieve(id)) as unknown as Batch;

@@ -290,11 +290,7 @@ async function runModels(
     const why = reason();
     if (!why || told.has(id)) return;
     told.add(id);
-    // By workflow id, no run id: the signal reaches the run that is current now. A child that has
-    // just ended makes the signal fail, which is fine.
-    CancellationScope.nonCancellable(() => getExternalWorkflowHandle(id).signal(stopSignal, why)).catch(
-      () => undefined,
-    );
+    signalStop(id, why);
   };
   const lane = async (): Promise<void> => {
     while (next < models.length && !reason()) {
@@ -372,16 +368,22 @@ async function runModelsCancelling(
     // (running the current code, which has the stop handler) gets the stop signal as well.
     if (patched(V1_STOP_BY_SIGNAL)) {
       const why: ChildStopReason = stopped() ?? 'failed';
-      for (const id of running) {
-        CancellationScope.nonCancellable(() => getExternalWorkflowHandle(id).signal(stopSignal, why)).catch(
-          () => undefined,
-        );
-      }
+      for (const id of running) signalStop(id, why);
     }
     scope.cancel();
     await all.catch(() => undefined);
   }
   return failure;
+}
+
+/**
+ * Tells a child to stop, by workflow id and no run id: the signal reaches the run that is current
+ * now, whatever continue-as-new did. A child that has just ended makes the signal fail: fine.
+ */
+function signalStop(workflowId: string, why: ChildStopReason): void {
+  CancellationScope.nonCancellable(() => getExternalWorkflowHandle(workflowId).signal(stopSignal, why)).catch(
+    () => undefined,
+  );
 }
 
 /** The type of the application failure under a child's failure, if any. */

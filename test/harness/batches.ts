@@ -87,10 +87,11 @@ export async function readResultFile(openai: OpenAI, fileId: string | null): Pro
  */
 export async function createBatchWith(
   target: { openai: OpenAI; apiUrl: string },
-  lines: unknown[],
+  lines: unknown[] | string,
   extra: Record<string, unknown>,
 ): Promise<Batch> {
-  const file = await uploadJsonl(target.openai, toJsonl(lines));
+  // A string is the file's text as is (it may hold lines that are not JSON).
+  const file = await uploadJsonl(target.openai, typeof lines === 'string' ? lines : toJsonl(lines));
   const res = await fetch(`${target.apiUrl}/v1/batches`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
