@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from './contract/defaults';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = (def: string) =>
@@ -59,7 +60,7 @@ export const ConfigSchema = z.object({
   GATEWAY_API_KEY: z.string().default(''),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().default('batch-gateway'),
+  TEMPORAL_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
   TEMPORAL_UI_PORT: int(8233, 0),
   DATA_DIR: z.string().default('.data'),
   /** In-flight upstream requests per worker process, across all batches and models. */

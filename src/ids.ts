@@ -37,8 +37,11 @@ export const newApiRequestId = (): string => `req_${randomToken(24)}`;
 /** For answers whose gateway sent no x-request-id. */
 export const newUpstreamRequestId = (): string => `req_${randomToken(24)}`;
 
-/** A file id derived from a batch, so a retried finalize registers the same file again, not a second one. */
-export function derivedFileId(batchId: string, role: 'output' | 'error'): string {
+/**
+ * A file id derived from a batch, so a retried finalize (or the import of a batch's input from a
+ * storage reference) registers the same file again, not a second one.
+ */
+export function derivedFileId(batchId: string, role: 'input' | 'output' | 'error'): string {
   const digest = createHash('sha256').update(`${batchId}:${role}`).digest('base64url').replace(/[-_]/g, '');
   return `file-${digest.slice(0, 24)}`;
 }

@@ -7,15 +7,19 @@ import type {
   FinalizeResult,
   IngestInput,
   IngestResult,
+  PrepareInput,
+  PreparedBatch,
 } from '../workflows/types';
 import { finalize } from './finalize';
 import { ingest } from './ingest';
+import { prepareBatch } from './prepare-batch';
 import { processChunk } from './process-chunk';
 import type { ActivityRuntime } from './runtime';
 
 /** The activities of one worker process, bound to its shared runtime (storage, gateway, limits). */
 export function createActivities(rt: ActivityRuntime) {
   return {
+    prepareBatch: (input: PrepareInput): Promise<PreparedBatch> => prepareBatch(rt, input),
     ingest: (input: IngestInput): Promise<IngestResult> => ingest(rt, input),
     processChunk: (input: ChunkInput): Promise<Counts> => processChunk(rt, input),
     finalize: (input: FinalizeInput): Promise<FinalizeResult> => finalize(rt, input),

@@ -58,5 +58,7 @@ export function guardWrites(store: ObjectStore): ObjectStore {
     delete: (key) => guarded('delete', key, () => store.delete(key)),
     deletePrefix: (prefix) => guarded('delete', prefix, () => store.deletePrefix(prefix)),
     list: (prefix) => store.list(prefix),
+    referenceOf: (key) => store.referenceOf(key),
+    keyOf: (reference) => store.keyOf(reference),
   };
 }

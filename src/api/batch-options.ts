@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { CreateBatchBody } from '../domain/batch';
 import type { BatchOptions } from '../domain/batch-state';
-import { storeOutputSchema } from '../governance/output-schema-option';
+import { extensionOptions } from '../governance/extension-options';
 import { capturePassthroughHeaders } from '../security/passthrough-headers';
 import type { SecretBox } from '../security/secret-box';
 import type { ObjectStore } from '../storage/object-store';
@@ -26,16 +26,8 @@ export async function buildBatchOptions(
   batchId: string,
   body: CreateBatchBody,
 ): Promise<BatchOptions> {
-  const options: BatchOptions = {};
   // Validated before anything else is stored, so a bad schema leaves nothing behind.
-  if (body.x_output_schema)
-    options.outputSchemaKey = await storeOutputSchema(
-      deps.store,
-      tenant,
-      batchId,
-      body.endpoint,
-      body.x_output_schema,
-    );
+  const options = await extensionOptions(deps.store, tenant, batchId, body);
   const headersKey = await capturePassthroughHeaders(
     deps.store,
     deps.secrets,
@@ -45,7 +37,5 @@ export async function buildBatchOptions(
     batchId,
   );
   if (headersKey) options.headersKey = headersKey;
-  if (body.x_quality_thresholds) options.qualityThresholds = body.x_quality_thresholds;
-  if (body.x_max_tokens) options.maxTokens = body.x_max_tokens;
   return options;
 }

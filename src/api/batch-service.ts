@@ -185,15 +185,8 @@ export class BatchService {
 
   /** The governance options a batch was created with; null when unknown (e.g. past retention). */
   async creationOptions(tenant: string, id: string): Promise<BatchOptions | null> {
-    if (!isBatchId(id)) return null;
-    try {
-      const desc = await this.client.workflow.getHandle(id).describe();
-      if (!this.owns(desc, tenant)) return null;
-      return (desc.memo as BatchMemo | undefined)?.options ?? null;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return null;
-      throw err;
-    }
+    const desc = await this.locate(tenant, id);
+    return (desc?.memo as BatchMemo | undefined)?.options ?? null;
   }
 
   /**
@@ -208,7 +201,9 @@ export class BatchService {
       return { kind: 'ok', batch: current };
     if (current.status === 'finalizing' || isTerminal(current.status))
       return { kind: 'conflict', batch: current };
-    const handle = this.client.workflow.getHandle(id);
+    const execution = await this.locate(tenant, id);
+    if (!execution) return { kind: 'conflict', batch: current }; // closed and past retention
+    const handle = this.client.workflow.getHandle(execution.workflowId, execution.runId);
     // With a worker up, the update answers from the workflow itself, so a batch that moved on to
     // finalizing since our read gets its 409. Without one it cannot answer: the signal is accepted
     // by the server and takes effect when a worker returns.
@@ -258,16 +253,9 @@ export class BatchService {
   ): Promise<{ data: Batch[]; hasMore: boolean }> {
     let bound: { seq: number; id: string } | null = null;
     if (opts.after) {
-      if (!isBatchId(opts.after)) return { data: [], hasMore: false };
-      let cursor: Info;
-      try {
-        cursor = await this.client.workflow.getHandle(opts.after).describe();
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return { data: [], hasMore: false };
-        throw err;
-      }
-      if (!this.owns(cursor, tenant)) return { data: [], hasMore: false };
-      bound = { seq: orderKey(cursor), id: opts.after };
+      const cursor = await this.locate(tenant, opts.after);
+      if (!cursor) return { data: [], hasMore: false };
+      bound = { seq: orderKey(cursor), id: cursor.workflowId };
     }
     const base = `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND BatchTenant = '${escapeQuery(tenant)}'`;
     const hi = bound ? bound.seq : Number.MAX_SAFE_INTEGER;
@@ -300,7 +288,7 @@ export class BatchService {
       const query = all ? inRange(0) : inRange(lo);
       for await (const wf of this.client.workflow.list({ query, pageSize: 1000 }))
         // The seconds clause for older batches reaches a little below `lo`: keep only the window.
-        if (before(wf) && (all || orderKey(wf) >= lo)) found.push(wf);
+        if (before(wf) && (all || orderKey(wf) >= lo) && memoBatchId(wf)) found.push(wf);
       // Fewer than a page although older batches may exist (counts are a moment old): look further.
       if (found.length <= opts.limit && !all) {
         width *= 4;
@@ -384,20 +372,41 @@ export class BatchService {
   /** The batch under `id` if this tenant owns it: from describe, or the stored snapshot after retention. */
   private async describe(tenant: string, id: string): Promise<Described | null> {
     if (!isBatchId(id)) return null;
-    let desc: Info;
-    try {
-      desc = await this.client.workflow.getHandle(id).describe();
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const desc = await this.locate(tenant, id);
+    if (!desc) {
       const stored = await this.snapshot(tenant, id);
       return stored && { batch: stored, fingerprint: null };
     }
-    if (!this.owns(desc, tenant)) return null;
     const memo = desc.memo as BatchMemo | undefined;
     return {
       batch: await this.fromInfo(desc, { queryLegacy: true }),
       fingerprint: memo?.idempotency?.fingerprint ?? null,
     };
+  }
+
+  /**
+   * The workflow execution of this tenant's batch `id`, described; null when there is none (or it
+   * is past retention). The API starts a batch under its batch id; a batch started from Temporal
+   * runs under the starter's workflow id, recorded in storage by the workflow's first activity.
+   */
+  private async locate(tenant: string, id: string): Promise<Info | null> {
+    if (!isBatchId(id)) return null;
+    const execution = await this.describeExecution(id);
+    if (execution && this.owns(execution, tenant) && memoBatchId(execution) === id) return execution;
+    const raw = await this.store.get(layout.batchWorkflow(tenant, id));
+    if (!raw) return null;
+    const { workflowId, runId } = JSON.parse(raw.toString('utf8')) as { workflowId: string; runId?: string };
+    const direct = await this.describeExecution(workflowId, runId);
+    return direct && this.owns(direct, tenant) && memoBatchId(direct) === id ? direct : null;
+  }
+
+  private async describeExecution(workflowId: string, runId?: string): Promise<Info | null> {
+    try {
+      return await this.client.workflow.getHandle(workflowId, runId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
   }
 
   private owns(
@@ -443,7 +452,7 @@ export class BatchService {
       default: {
         // Terminated or timed out from outside: the batch is failed (or cancelled), never lost from view.
         const closedAt = Math.floor((info.closeTime ?? new Date()).getTime() / 1000);
-        const stored = await this.snapshot(tenantOf(info), info.workflowId);
+        const stored = await this.snapshot(tenantOf(info), initial.id);
         if (stored) return stored;
         const cancelled = info.status.name === 'CANCELLED';
         return {
@@ -488,6 +497,12 @@ function matchOf(found: Described, fingerprint: string): IdempotentResult {
   // A batch found only as a stored snapshot has no fingerprint left to compare: it is the key's batch.
   const same = found.fingerprint === null || found.fingerprint === fingerprint;
   return { kind: same ? 'existing' : 'mismatch', batch: found.batch };
+}
+
+/** The id of the batch a workflow execution runs (set in its memo at start); undefined for other workflows. */
+function memoBatchId(info: Info): string | undefined {
+  const batch = (info.memo as BatchMemo | undefined)?.batch as { id?: unknown } | undefined;
+  return typeof batch?.id === 'string' ? batch.id : undefined;
 }
 
 /** Creation order of a listed or described batch; one without BatchCreatedSeq sits at its second's start. */

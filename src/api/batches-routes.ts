@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../domain/api-error';
-import { clip } from '../domain/clip';
-import { CreateBatchBody, Endpoint, ENDPOINTS } from '../domain/batch';
-import { completionWindowSeconds } from '../domain/batch-state';
+import { CreateBatchBody } from '../domain/batch';
+import { checkCompletionWindow, checkEndpoint, requireBatchInputFile } from '../domain/batch-request';
 import { newBatchId, newCreationSeq } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
 import type { BatchWorkflowInput } from '../workflows/types';
@@ -66,45 +65,19 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
     const parsed = CreateBatchBody.safeParse(req.body ?? {}, { reportInput: true });
     if (!parsed.success) throw ApiError.fromZod(parsed.error);
     const body = parsed.data;
-    const endpoint = Endpoint.safeParse(body.endpoint);
-    if (!endpoint.success) {
-      throw ApiError.invalid(
-        `Invalid value for 'endpoint': must be one of ${ENDPOINTS.join(', ')}.`,
-        'endpoint',
-      );
-    }
-    const windowSeconds = completionWindowSeconds(body.completion_window);
-    if (!deps.completionWindows.includes(body.completion_window) || windowSeconds === null) {
-      throw ApiError.invalid(
-        `Invalid value for 'completion_window': must be one of ${deps.completionWindows.join(', ')}.`,
-        'completion_window',
-      );
-    }
+    const endpoint = checkEndpoint(body.endpoint);
+    const windowSeconds = checkCompletionWindow(body.completion_window, deps.completionWindows);
     const tenant = tenantOf(req);
     // The file is checked here, not before an idempotent lookup: a retry finds its batch even if
     // the input file was deleted meanwhile.
     const prepare = async (batchId: string, seq: number): Promise<BatchWorkflowInput> => {
-      const file = await files.get(tenant, body.input_file_id);
-      if (!file)
-        throw new ApiError(
-          404,
-          'not_found_error',
-          `No such file: '${clip(body.input_file_id)}'`,
-          'input_file_id',
-          null,
-        );
-      if (file.purpose !== 'batch') {
-        throw ApiError.invalid(
-          `File '${file.id}' has purpose '${file.purpose}'; a batch needs purpose 'batch'.`,
-          'input_file_id',
-        );
-      }
+      const file = await requireBatchInputFile(files, tenant, body.input_file_id);
       const createdAt = Math.floor(seq / 1e6);
       const options = await buildBatchOptions(deps.options, req, tenant, batchId, body);
       return {
         batchId,
         tenant,
-        endpoint: endpoint.data,
+        endpoint,
         inputFileId: file.id,
         completionWindow: body.completion_window,
         createdAt,

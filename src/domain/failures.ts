@@ -21,3 +21,6 @@ export const BATCH_DATA_INCONSISTENT = 'BatchDataInconsistent';
 
 /** Storage refused a write for good (ENOSPC, EROFS, EDQUOT…): the batch ends `failed`, no retry loop. */
 export const STORAGE_UNWRITABLE = 'StorageUnwritable';
+
+/** The input of a batch started from Temporal is invalid: the workflow fails at once, naming the field. */
+export const INVALID_BATCH_INPUT = 'InvalidBatchInput';

@@ -172,4 +172,15 @@ export class FsObjectStore implements ObjectStore {
       throw err;
     }
   }
+
+  referenceOf(key: string): string {
+    return key;
+  }
+
+  /** A reference is a '/'-separated path relative to the storage root, without `.` or `..` steps. */
+  keyOf(reference: string): string | null {
+    const steps = reference.split('/');
+    const plain = (s: string) => s !== '' && s !== '.' && s !== '..' && !/[\\\0]/.test(s);
+    return reference.length <= 1024 && steps.every(plain) ? reference : null;
+  }
 }

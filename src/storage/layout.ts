@@ -36,6 +36,8 @@ export const layout = {
   /** Cross-batch response cache entries (governance/response-cache.ts), by request hash. */
   responseCache: (tenant: string, hash: string) =>
     `${tenantDir(tenant)}/response-cache/${hash.slice(0, 2)}/${hash}.json`,
+  /** The workflow execution of a batch started from Temporal (its workflow id is the starter's). */
+  batchWorkflow: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/workflow.json`,
   snapshot: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/batch.json`,
   /** Replays of a batch (dead-letter replay): one small object per replay, so concurrent replays never collide. */
   replays: (tenant: string, batchId: string) => `${tenantDir(tenant)}/batches/${batchId}/replays/`,

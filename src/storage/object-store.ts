@@ -34,6 +34,13 @@ export interface ObjectStore {
   deletePrefix(prefix: string): Promise<void>;
   /** Keys directly or indirectly under `prefix` (no order guaranteed). */
   list(prefix: string): Promise<string[]>;
+  /**
+   * The storage reference of a key, for readers that go to storage directly (a path relative to
+   * the storage root here, `s3://bucket/key` on S3); `keyOf` is its inverse, null for a reference
+   * that does not name an object of this store.
+   */
+  referenceOf(key: string): string;
+  keyOf(reference: string): string | null;
 }
 
 export class TooLargeError extends Error {

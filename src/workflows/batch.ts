@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
+import type { BatchResult, StartBatchInput } from '../contract/start-batch';
 import type { Batch, BatchError, BatchStatus } from '../domain/batch';
 import { addGovernance, addUsage, isTerminal, liveFields, newBatch } from '../domain/batch-state';
 import { zeroCounts } from '../domain/counts';
@@ -30,6 +31,7 @@ import {
   stopSignal,
   type StopReason as ChildStopReason,
 } from './definitions';
+import { isApiInput, startDirect, withStorageRefs } from './direct-start';
 import { modelShardWorkflow } from './model-shard';
 import type {
   BatchWorkflowInput,
@@ -84,7 +86,17 @@ const MISSING_CODE: Record<StopReason | 'failed', MissingCode> = {
  * obey cancel and the completion window, then assemble the output and error files.
  * Only ids, counts and file references pass through history — never request or response bodies.
  */
-export async function batchWorkflow(input: BatchWorkflowInput): Promise<Batch> {
+export async function batchWorkflow(
+  input: BatchWorkflowInput | StartBatchInput,
+): Promise<Batch | BatchResult> {
+  // The API's input, or the public contract (src/contract/start-batch.ts) of a start from Temporal.
+  if (isApiInput(input)) return runBatch(input);
+  const direct = await startDirect(input);
+  return withStorageRefs(await runBatch(direct.input), direct.refs);
+}
+
+/** The batch itself, from the API's input (or a checked public input turned into it). */
+async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
   const batch = newBatch(input);
   // `settled`: finalize has begun, so the outcome is fixed and a late cancel changes nothing.
   const state: { stop: StopReason | null; settled: boolean } = { stop: null, settled: false };

@@ -1,3 +1,4 @@
+import type { BatchStorageRefs } from '../contract/start-batch';
 import type { BatchError, GovernanceCounts, Usage } from '../domain/batch';
 import type { BatchOptions } from '../domain/batch-state';
 import type { Counts } from '../domain/counts';
@@ -19,6 +20,25 @@ export interface BatchWorkflowInput {
   /** The batch whose failed lines this one replays. */
   replayOf?: string | null;
   options?: BatchOptions;
+}
+
+/** A batch started from Temporal: its public input (unchecked) and the batch id the workflow minted. */
+export interface PrepareInput {
+  input: unknown;
+  batchId: string;
+}
+
+/** A checked StartBatchInput, resolved to what the batch needs; timestamps come from the workflow. */
+export interface PreparedBatch {
+  tenant: string;
+  endpoint: string;
+  inputFileId: string;
+  completionWindow: string;
+  windowSeconds: number;
+  metadata: Record<string, string> | null;
+  outputTtlSeconds: number | null;
+  options: BatchOptions;
+  refs: BatchStorageRefs;
 }
 
 export interface ModelPlan {
