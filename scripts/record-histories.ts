@@ -7,11 +7,19 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
-/** Writes the history of every run of the batch's workflows (parent and children) into `outDir`. */
-export async function recordBatchHistories(client: Client, batchId: string, outDir: string): Promise<void> {
+/**
+ * Writes the history of every run of the batch's workflows (parent and children) into `outDir`.
+ * The parent runs under the batch id, or under `parentId` when started from Temporal.
+ */
+export async function recordBatchHistories(
+  client: Client,
+  batchId: string,
+  outDir: string,
+  parentId = batchId,
+): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const runs: { id: string; runId: string }[] = [];
-  const query = `WorkflowId = '${batchId}' OR WorkflowId STARTS_WITH '${batchId}-model-'`;
+  const query = `WorkflowId = '${parentId}' OR WorkflowId STARTS_WITH '${batchId}-model-'`;
   for await (const wf of client.workflow.list({ query })) runs.push({ id: wf.workflowId, runId: wf.runId });
   // Oldest run first, so a child's runs are numbered in the order they ran.
   runs.reverse();

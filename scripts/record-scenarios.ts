@@ -1,9 +1,11 @@
 // Records the workflow histories of every path a batch can take, as fixtures for the replay test
 // (test/replay.test.ts): completed with continue-as-new, cancelled, expired, budget stop, 401 halt,
-// a dead-letter replay, a validation failure, more models than run at once, a child cancelled alone. Run it after a versioned workflow change
+// a dead-letter replay, a validation failure, more models than run at once, a child cancelled alone,
+// a batch started from Temporal (completed, and refused for bad input). Run it after a versioned workflow change
 // (README, "Changing workflow code") to add histories of the new code; never delete old ones
 // while batches on that code may still be running.
-// Usage: tsx scripts/record-scenarios.ts [out-dir]   (default test/fixtures/histories/<today>)
+// Usage: tsx scripts/record-scenarios.ts [out-dir [scenario…]]   (default test/fixtures/histories/<today>,
+// every scenario)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +16,8 @@ import type { Batch } from '../src/domain/batch';
 import { startApi, startWorker } from '../src/main/services';
 import { startSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
-import { createBatchWith } from '../test/harness/batches';
+import { startBatch } from '../src/client';
+import { createBatchWith, uploadJsonl } from '../test/harness/batches';
 import { recordBatchHistories } from './record-histories';
 
 const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
@@ -24,6 +27,8 @@ async function main() {
   const outRoot = resolve(
     process.argv[2] ?? join('test/fixtures/histories', new Date().toISOString().slice(0, 10)),
   );
+  const only = new Set(process.argv.slice(3));
+  const wanted = (scenario: string) => only.size === 0 || only.has(scenario);
   const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-record-'));
   // Continue-as-new after 60 events: a small batch rolls its children over several times.
   const server = await startDevServer({
@@ -74,53 +79,88 @@ async function main() {
       await sleep(100);
     }
   };
-  const record = async (scenario: string, batch: Batch, expected: string) => {
+  const record = async (scenario: string, batch: Batch, expected: string, parentId = batch.id) => {
     const done = await wait(batch.id);
     if (done.status !== expected) throw new Error(`${scenario}: ended ${done.status}, expected ${expected}`);
     await sleep(500);
-    await recordBatchHistories(client, batch.id, join(outRoot, scenario));
+    await recordBatchHistories(client, batch.id, join(outRoot, scenario), parentId);
   };
 
   try {
-    await record('completed-rollover', await create(lines(400)), 'completed');
+    if (wanted('completed-rollover'))
+      await record('completed-rollover', await create(lines(400)), 'completed');
 
-    const cancelled = await create(lines(3000));
-    await wait(cancelled.id, (b) => b.request_counts.completed >= 300);
-    await openai.batches.cancel(cancelled.id);
-    await record('cancelled-rollover', cancelled, 'cancelled');
+    if (wanted('cancelled-rollover')) {
+      const cancelled = await create(lines(3000));
+      await wait(cancelled.id, (b) => b.request_counts.completed >= 300);
+      await openai.batches.cancel(cancelled.id);
+      await record('cancelled-rollover', cancelled, 'cancelled');
+    }
 
-    await record('expired', await create(lines(3000), { completion_window: '4s' }), 'expired');
-    await record('budget-stop', await create(lines(3000), { x_max_tokens: 2000 }), 'cancelled');
-    await record('halted-401', await create(lines(3000, (i) => (i === 301 ? ' #sim:401' : ''))), 'failed');
+    if (wanted('expired'))
+      await record('expired', await create(lines(3000), { completion_window: '4s' }), 'expired');
+    if (wanted('budget-stop'))
+      await record('budget-stop', await create(lines(3000), { x_max_tokens: 2000 }), 'cancelled');
+    if (wanted('halted-401'))
+      await record('halted-401', await create(lines(3000, (i) => (i === 301 ? ' #sim:401' : ''))), 'failed');
 
-    const withFailures = await create(lines(200, (i) => (i % 10 === 0 ? ' #sim:500' : '')));
-    await wait(withFailures.id);
-    const res = await fetch(`${api.url}/v1/batches/${withFailures.id}/replay`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
-    if (!res.ok) throw new Error(`replay: ${res.status} ${await res.text()}`);
-    await record('replay', (await res.json()) as Batch, 'completed');
-
-    await record('validation-failed', await create(`${lines(5)}\nnot json\n`), 'failed');
-
-    // More models than run at once: the fan-out's bound is part of the command sequence.
-    const manyModels = Array.from({ length: 40 }, (_, i) =>
-      JSON.stringify({
-        custom_id: `mm-${i}`,
+    if (wanted('replay')) {
+      const withFailures = await create(lines(200, (i) => (i % 10 === 0 ? ' #sim:500' : '')));
+      await wait(withFailures.id);
+      const res = await fetch(`${api.url}/v1/batches/${withFailures.id}/replay`, {
         method: 'POST',
-        url: '/v1/chat/completions',
-        body: { model: `model-${i % 20}`, messages: [{ role: 'user', content: `item ${i}` }] },
-      }),
-    ).join('\n');
-    await record('many-models', await create(manyModels), 'completed');
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      if (!res.ok) throw new Error(`replay: ${res.status} ${await res.text()}`);
+      await record('replay', (await res.json()) as Batch, 'completed');
+    }
 
-    // One child cancelled from the Web UI (a workflow cancellation of its current run).
-    const childCancelled = await create(lines(3000));
-    await wait(childCancelled.id, (b) => b.request_counts.completed >= 300);
-    await client.workflow.getHandle(`${childCancelled.id}-model-0`).cancel();
-    await record('child-cancelled', childCancelled, 'cancelled');
+    if (wanted('validation-failed'))
+      await record('validation-failed', await create(`${lines(5)}\nnot json\n`), 'failed');
+
+    if (wanted('many-models')) {
+      // More models than run at once: the fan-out's bound is part of the command sequence.
+      const manyModels = Array.from({ length: 40 }, (_, i) =>
+        JSON.stringify({
+          custom_id: `mm-${i}`,
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: { model: `model-${i % 20}`, messages: [{ role: 'user', content: `item ${i}` }] },
+        }),
+      ).join('\n');
+      await record('many-models', await create(manyModels), 'completed');
+    }
+
+    if (wanted('child-cancelled')) {
+      // One child cancelled from the Web UI (a workflow cancellation of its current run).
+      const childCancelled = await create(lines(3000));
+      await wait(childCancelled.id, (b) => b.request_counts.completed >= 300);
+      await client.workflow.getHandle(`${childCancelled.id}-model-0`).cancel();
+      await record('child-cancelled', childCancelled, 'cancelled');
+    }
+
+    // Started from Temporal with the public input (src/contract): from a Files API id, and refused.
+    if (wanted('direct-start')) {
+      const file = await uploadJsonl(openai, `${lines(400)}\n`);
+      const workflowId = `recorded-direct-${Date.now()}`;
+      const handle = await startBatch(
+        client,
+        { input_file_id: file.id, endpoint: '/v1/chat/completions', metadata: { run: 'nightly' } },
+        { workflowId, taskQueue: config.TEMPORAL_TASK_QUEUE },
+      );
+      await record('direct-start', await handle.result(), 'completed', workflowId);
+    }
+    if (wanted('direct-start-invalid')) {
+      const workflowId = `recorded-direct-invalid-${Date.now()}`;
+      const handle = await startBatch(
+        client,
+        { input_file_id: 'file-none', endpoint: '/v1/chat/completions' },
+        { workflowId, taskQueue: config.TEMPORAL_TASK_QUEUE },
+      );
+      await handle.result().catch(() => undefined);
+      await recordBatchHistories(client, 'none', join(outRoot, 'direct-start-invalid'), workflowId);
+    }
   } finally {
     await api.close();
     await worker.close();
