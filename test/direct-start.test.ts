@@ -202,6 +202,11 @@ describe('bad input', () => {
       () => ({ endpoint: '/v1/chat/completions', input_file: 'imports/none.jsonl' }),
       'imports/none.jsonl',
     ],
+    [
+      'a directory, not an object',
+      () => ({ endpoint: '/v1/chat/completions', input_file: 'imports' }),
+      "'imports'",
+    ],
     ['a window not allowed', () => chat({ completion_window: '7d' }), "'completion_window'"],
     ['a bad tenant', () => chat({ tenant: '../x' }), "'tenant'"],
     ['a contract version we do not know', () => chat({ contract_version: 2 as 1 }), "'contract_version'"],

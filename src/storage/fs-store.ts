@@ -8,7 +8,11 @@ import { Transform } from 'node:stream';
 import type { ObjectAppender, ObjectStore, ObjectWriter } from './object-store';
 import { TooLargeError } from './object-store';
 
-const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+/** No object under the key: nothing there, or a path through a file (ENOTDIR), or a directory (EISDIR). */
+const isNotFound = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+};
 
 /** ObjectStore on the local filesystem: atomic writes via a temp file and rename. */
 export class FsObjectStore implements ObjectStore {
@@ -136,6 +140,11 @@ export class FsObjectStore implements ObjectStore {
     const path = this.path(key);
     try {
       const handle = await open(path, 'r');
+      // A directory opens, but it is not an object (a storage reference may name one).
+      if ((await handle.stat()).isDirectory()) {
+        await handle.close();
+        return null;
+      }
       return handle.createReadStream({ highWaterMark: 256 * 1024 });
     } catch (err) {
       if (isNotFound(err)) return null;
