@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import { createActivities } from './activities';
 import { createActivityRuntime, type ActivityRuntime } from './activities/runtime';
 import type { Config } from './config';
+import { batchesServiceHandler } from './nexus/batches-handler';
 import type { ObjectStore } from './storage/object-store';
 
 export interface BatchWorkerOptions {
@@ -31,6 +32,10 @@ export async function createBatchWorker(
     // Frequent heartbeats let cancellation reach running chunks within about a second.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
+    // The `batches` Nexus service (src/nexus): other namespaces start batches through an endpoint
+    // targeting this task queue. On a server without Nexus (disabled, or without the RPC) the worker
+    // runs on as before: only its Nexus poll is refused, and retried quietly.
+    nexusServices: [batchesServiceHandler(opts.config.TEMPORAL_TASK_QUEUE)],
   });
   return { worker, runtime };
 }
