@@ -13,6 +13,8 @@ export interface ProcessStack {
   client: Client;
   sim: Simulator;
   workers: Proc[];
+  /** The task queue the workers poll (for batches started from Temporal). */
+  taskQueue: string;
   /** Starts one more worker process on the stack's task queue (it is added to `workers`). */
   addWorker(): Promise<Proc>;
   close(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startProcessStack(opts: {
     client: new Client({ connection }),
     sim,
     workers,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
     addWorker,
     async close() {
       await Promise.all(procs.map((p) => p.stop()));
