@@ -20,18 +20,25 @@ if [ ! -d node_modules ]; then
   npm install --no-audit --no-fund
 fi
 
-# The official openai Python client, for the drop-in test (test/openai-python-client.test.ts):
-# a venv at .venv. Not needed to run the product, so a failure here warns instead of stopping.
+# The Python packages of the Python tests, in a venv at .venv: the official openai client
+# (test/openai-python-client.test.ts) and the Temporal Python SDK, temporalio
+# (test/temporal-python-sdk.test.ts). Not needed to run the product, so a failure here warns
+# instead of stopping.
+PY_PACKAGES="openai temporalio"
+py_versions() {
+  .venv/bin/python -c 'from importlib.metadata import version; import openai, temporalio; print("openai", version("openai") + ", temporalio", version("temporalio"))'
+}
 if ! command -v python3 >/dev/null 2>&1; then
-  echo "python3 not found: the openai-python client test will fail until python3 (with venv) is installed and npm run setup is re-run" >&2
-elif [ -x .venv/bin/python ] && v="$(.venv/bin/python -c 'import openai; print(openai.__version__)' 2>/dev/null)"; then
-  echo "openai Python client: .venv ($v)"
+  echo "python3 not found: the Python client tests will fail until python3 (with venv) is installed and npm run setup is re-run" >&2
+elif [ -x .venv/bin/python ] && v="$(py_versions 2>/dev/null)"; then
+  echo "Python packages: .venv ($v)"
 else
-  echo "installing the openai Python client into .venv…"
-  if python3 -m venv .venv && .venv/bin/pip install --quiet openai; then
-    echo "openai Python client: .venv ($(.venv/bin/python -c 'import openai; print(openai.__version__)'))"
+  echo "installing $PY_PACKAGES into .venv…"
+  # shellcheck disable=SC2086 # the package list is split on purpose
+  if { [ -x .venv/bin/python ] || python3 -m venv .venv; } && .venv/bin/pip install --quiet $PY_PACKAGES; then
+    echo "Python packages: .venv ($(py_versions))"
   else
-    echo "could not install the openai Python client into .venv (python3 -m venv needs the venv module, e.g. apt-get install python3-venv); the openai-python client test will fail" >&2
+    echo "could not install $PY_PACKAGES into .venv (python3 -m venv needs the venv module, e.g. apt-get install python3-venv); the Python client tests will fail" >&2
   fi
 fi
 
