@@ -22,6 +22,7 @@ import { listReplays, mayHaveReplays } from '../storage/replay-links';
 import {
   BATCH_CREATED_AT_SA,
   BATCH_CREATED_SEQ_SA,
+  BATCH_ID_SA,
   BATCH_STATUS_SA,
   BATCH_TENANT_SA,
   BATCH_WORKFLOW_TYPE,
@@ -118,6 +119,7 @@ export class BatchService {
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: new TypedSearchAttributes([
         { key: BATCH_STATUS_SA, value: 'validating' },
+        { key: BATCH_ID_SA, value: input.batchId },
         { key: BATCH_TENANT_SA, value: input.tenant },
         { key: BATCH_CREATED_AT_SA, value: input.createdAt },
         { key: BATCH_CREATED_SEQ_SA, value: seq },
@@ -394,9 +396,22 @@ export class BatchService {
     const execution = await this.describeExecution(id);
     if (execution && this.owns(execution, tenant) && memoBatchId(execution) === id) return execution;
     const raw = await this.store.get(layout.batchWorkflow(tenant, id));
-    if (!raw) return null;
-    const { workflowId, runId } = JSON.parse(raw.toString('utf8')) as { workflowId: string; runId?: string };
-    const direct = await this.describeExecution(workflowId, runId);
+    let direct: Info | null = null;
+    if (raw) {
+      const { workflowId, runId } = JSON.parse(raw.toString('utf8')) as {
+        workflowId: string;
+        runId?: string;
+      };
+      direct = await this.describeExecution(workflowId, runId);
+    } else {
+      // Not recorded in our storage (a worker writing elsewhere): the BatchId search attribute.
+      const query = `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND BatchId = '${id}'`;
+      for await (const wf of this.client.workflow.list({ query, pageSize: 10 })) {
+        if (this.owns(wf, tenant) && memoBatchId(wf) === id)
+          direct = await this.describeExecution(wf.workflowId, wf.runId);
+        break;
+      }
+    }
     return direct && this.owns(direct, tenant) && memoBatchId(direct) === id ? direct : null;
   }
 

@@ -21,6 +21,8 @@ export type StopReason = 'cancelled' | 'expired' | 'budget' | 'failed';
 export const stopSignal = defineSignal<[StopReason]>('stop');
 
 export const BATCH_STATUS_SA = defineSearchAttributeKey('BatchStatus', SearchAttributeType.KEYWORD);
+/** The batch id, for finding a batch started from Temporal (its workflow id is the starter's) in the Web UI. */
+export const BATCH_ID_SA = defineSearchAttributeKey('BatchId', SearchAttributeType.KEYWORD);
 export const BATCH_TENANT_SA = defineSearchAttributeKey('BatchTenant', SearchAttributeType.KEYWORD);
 export const BATCH_CREATED_AT_SA = defineSearchAttributeKey('BatchCreatedAt', SearchAttributeType.INT);
 /** Creation order (microseconds, strictly increasing per API process): set by the API at start. */
@@ -29,6 +31,7 @@ export const BATCH_CREATED_SEQ_SA = defineSearchAttributeKey('BatchCreatedSeq', 
 /** Search attributes the dev server must register (name → type as the temporal CLI spells it). */
 export const SEARCH_ATTRIBUTES: Record<string, string> = {
   BatchStatus: 'Keyword',
+  BatchId: 'Keyword',
   BatchTenant: 'Keyword',
   BatchCreatedAt: 'Int',
   BatchCreatedSeq: 'Int',

@@ -7,6 +7,7 @@ import {
   upsertMemo,
   upsertSearchAttributes,
   uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
 import { DEFAULT_COMPLETION_WINDOW } from '../contract/defaults';
@@ -17,6 +18,7 @@ import { INVALID_BATCH_INPUT } from '../domain/failures';
 import {
   BATCH_CREATED_AT_SA,
   BATCH_CREATED_SEQ_SA,
+  BATCH_ID_SA,
   BATCH_STATUS_SA,
   BATCH_TENANT_SA,
   getBatchQuery,
@@ -38,12 +40,21 @@ const { prepareBatch } = proxyActivities<BatchActivities>({
   },
 });
 
-/** The API's input names the batch id it minted; anything else is the public contract (or garbage). */
+/**
+ * The API's input: the batch id it minted, the tenant, the file, the timestamps (camelCase, all
+ * there since the first version), started with the Batch in the memo as only the API starts it.
+ * Anything else is the public contract, checked field by field: a public input with a stray
+ * `batchId` is refused as an unknown field rather than trusted.
+ */
 export function isApiInput(input: unknown): input is BatchWorkflowInput {
+  if (typeof input !== 'object' || input === null || !workflowInfo().memo?.batch) return false;
+  const i = input as Record<string, unknown>;
   return (
-    typeof input === 'object' &&
-    input !== null &&
-    typeof (input as { batchId?: unknown }).batchId === 'string'
+    typeof i.batchId === 'string' &&
+    typeof i.tenant === 'string' &&
+    typeof i.inputFileId === 'string' &&
+    typeof i.createdAt === 'number' &&
+    typeof i.expiresAt === 'number'
   );
 }
 
@@ -81,6 +92,7 @@ export async function startDirect(
   const input: BatchWorkflowInput = { ...fields, batchId, createdAt, expiresAt: createdAt + windowSeconds };
   // What the API sets when it starts a workflow: the batch is listed and read like any other.
   upsertSearchAttributes({
+    [BATCH_ID_SA.name]: [batchId],
     [BATCH_TENANT_SA.name]: [input.tenant],
     [BATCH_CREATED_AT_SA.name]: [createdAt],
     [BATCH_CREATED_SEQ_SA.name]: [createdMs * 1000],
