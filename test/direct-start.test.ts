@@ -12,7 +12,7 @@ import {
   startBatch,
   type BatchResult,
   type StartBatchInput,
-} from '../src/client';
+} from 'temporal-batch-gateway/client';
 import type { Batch } from '../src/domain/batch';
 import { BATCH_TENANT_SA } from '../src/workflows/definitions';
 import { chatLine, createBatch, readResultFile, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';

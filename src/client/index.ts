@@ -4,14 +4,14 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { BatchResult, StartBatchInput } from '../contract/start-batch';
+import type { BatchResult, BatchWorkflow, StartBatchInput } from '../contract/start-batch';
 import { DEFAULT_TASK_QUEUE } from '../contract/start-batch';
 import type { Batch } from '../domain/batch';
 import { BATCH_WORKFLOW_TYPE, cancelSignal, getBatchQuery } from '../workflows/definitions';
 
 export { batchWorkflow } from '../workflows/batch';
 export { DEFAULT_TASK_QUEUE, START_BATCH_CONTRACT_VERSION } from '../contract/start-batch';
-export type { BatchResult, BatchStorageRefs, StartBatchInput } from '../contract/start-batch';
+export type { BatchResult, BatchStorageRefs, BatchWorkflow, StartBatchInput } from '../contract/start-batch';
 export type { Batch } from '../domain/batch';
 export { INVALID_BATCH_INPUT } from '../domain/failures';
 export {
@@ -21,8 +21,6 @@ export {
   BATCH_WORKFLOW_TYPE,
 } from '../workflows/definitions';
 
-/** `batchWorkflow` as a direct start sees it: the public input in, the final Batch with storage refs out. */
-export type BatchWorkflow = (input: StartBatchInput) => Promise<BatchResult>;
 export type BatchHandle = WorkflowHandle<BatchWorkflow>;
 
 export interface StartBatchOptions {

@@ -3,11 +3,10 @@
 // file imports only @temporalio/workflow, types and pure constants (no zod, no Node built-ins).
 import { ParentClosePolicy, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { DEFAULT_TASK_QUEUE } from '../contract/defaults';
-import type { BatchResult, StartBatchInput } from '../contract/start-batch';
+import type { BatchResult, BatchWorkflow, StartBatchInput } from '../contract/start-batch';
 import { BATCH_WORKFLOW_TYPE } from '../workflows/definitions';
-import type { BatchWorkflow } from './index';
 
-export type { BatchWorkflow };
+export type { BatchResult, BatchWorkflow, StartBatchInput };
 
 export interface BatchChildOptions {
   /** The child's workflow id: any business id of the caller (the batch id, `batch_…`, is minted by the batch). */

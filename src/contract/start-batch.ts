@@ -53,3 +53,6 @@ export interface BatchStorageRefs {
  * `GET /v1/batches/{id}` shows it) plus where its files are stored.
  */
 export type BatchResult = Batch & { x_storage: BatchStorageRefs };
+
+/** `batchWorkflow` as a start from Temporal sees it: the public input in, the final Batch with storage refs out. */
+export type BatchWorkflow = (input: StartBatchInput) => Promise<BatchResult>;

@@ -3,6 +3,8 @@
 import * as nexus from 'nexus-rpc';
 import type { BatchResult, StartBatchInput } from '../contract/start-batch';
 
+export type { BatchResult, StartBatchInput };
+
 export const BATCHES_SERVICE_NAME = 'batches';
 
 export const batchesService = nexus.service(BATCHES_SERVICE_NAME, {
