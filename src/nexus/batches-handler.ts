@@ -2,8 +2,7 @@
 // is backed by one `batchWorkflow` run on our task queue (its result completes the operation).
 import { startWorkflow, WorkflowRunOperationHandler } from '@temporalio/nexus';
 import * as nexus from 'nexus-rpc';
-import type { BatchWorkflow } from '../client';
-import type { BatchResult, StartBatchInput } from '../contract/start-batch';
+import type { BatchResult, BatchWorkflow, StartBatchInput } from '../contract/start-batch';
 import { BATCH_WORKFLOW_TYPE } from '../workflows/definitions';
 import { batchesService } from './batches-service';
 
