@@ -164,6 +164,21 @@ describe('a batch started with the client module', () => {
     expect(result.x_storage.input_file).not.toBe('imports/2026-12-01/enrich.jsonl');
   });
 
+  it('is replayed over HTTP like any batch (dead-letter replay links both ways)', async () => {
+    const failing = [chatLine('ok', 'm-a', 'fine'), chatLine('bad', 'm-a', 'boom #sim:500')];
+    const file = (await uploadJsonl(stack.openai, toJsonl(failing))).id;
+    const original = await runBatch(stack.client, chat({ input_file_id: file }), opts('to-replay'));
+    expect(original.request_counts).toEqual({ total: 2, completed: 1, failed: 1 });
+    const res = await fetch(`${stack.apiUrl}/v1/batches/${original.id}/replay`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    const replay = (await res.json()) as Batch;
+    expect(replay.x_replay_of).toBe(original.id);
+    const done = await waitForBatch(stack.openai, replay.id);
+    expect(done.request_counts.total).toBe(1);
+    const read = (await stack.openai.batches.retrieve(original.id)) as unknown as Batch;
+    expect(read.x_replays).toContain(replay.id);
+  });
+
   it('refuses a second start under the same business id while the first runs', async () => {
     const o = opts('twice');
     const first = await startBatch(stack.client, chat(), o);
