@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { BatchResult } from '../src/contract/start-batch';
 import { findTemporalCli } from '../src/temporal/cli-path';
-import { chatLine, readResultFile, toJsonl, uploadJsonl } from './harness/batches';
+import { chatLine, toJsonl, uploadJsonl } from './harness/batches';
+import { expectServedByApi } from './harness/read-back';
 import { startStack, type Stack } from './harness/stack';
 
 const CLI = findTemporalCli();
@@ -55,24 +56,6 @@ const lines = Array.from({ length: 20 }, (_, i) =>
   chatLine(`cli-${i}`, i % 2 ? 'gpt-4o-mini' : 'gpt-4o', `n ${i}`),
 );
 
-/** The result is the Batch the HTTP API serves and lists, and its output file downloads with every line. */
-async function expectServedByApi(result: BatchResult) {
-  const viaApi = await stack.openai.batches.retrieve(result.id);
-  expect(viaApi).toMatchObject({
-    id: result.id,
-    status: 'completed',
-    request_counts: result.request_counts,
-    input_file_id: result.input_file_id,
-    output_file_id: result.output_file_id,
-    error_file_id: result.error_file_id,
-  });
-  const listed: string[] = [];
-  for await (const b of stack.openai.batches.list()) listed.push(b.id);
-  expect(listed).toContain(result.id);
-  const output = await readResultFile(stack.openai, result.output_file_id);
-  expect(output.map((l) => l.custom_id).sort()).toEqual(lines.map((l) => l.custom_id).sort());
-}
-
 it('temporal workflow start with an uploaded input_file_id completes; the HTTP API serves the batch', async () => {
   const file = await uploadJsonl(stack.openai, toJsonl(lines));
   const { code, out, stderr } = await startAndWait(businessId('nightly-enrich'), {
@@ -92,7 +75,11 @@ it('temporal workflow start with an uploaded input_file_id completes; the HTTP A
   });
   expect(result.id).toMatch(/^batch_/);
   expect(result.x_storage.output_file).toEqual(expect.any(String));
-  await expectServedByApi(result);
+  await expectServedByApi(
+    stack.openai,
+    result,
+    lines.map((l) => l.custom_id),
+  );
 });
 
 it('a storage reference (input_file) is registered as a Files API file and the batch completes', async () => {
@@ -109,7 +96,11 @@ it('a storage reference (input_file) is registered as a Files API file and the b
   const files: { id: string; purpose: string }[] = [];
   for await (const f of stack.openai.files.list()) files.push(f);
   expect(files).toContainEqual(expect.objectContaining({ id: result.input_file_id, purpose: 'batch' }));
-  await expectServedByApi(result);
+  await expectServedByApi(
+    stack.openai,
+    result,
+    lines.map((l) => l.custom_id),
+  );
 });
 
 it('bad input (no input file) fails the workflow at once with InvalidBatchInput naming input_file_id', async () => {

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { BatchResult } from '../src/contract/start-batch';
 import { chatLine, readResultFile, toJsonl, uploadJsonl } from './harness/batches';
+import { expectServedByApi } from './harness/read-back';
 import { startStack, type Stack } from './harness/stack';
 
 const ROOT = resolve(__dirname, '..');
@@ -85,22 +86,12 @@ it('a batch started from Python by type name completes; the HTTP API serves, lis
   expect(result.output_file_id).toEqual(expect.any(String));
   expect(result.x_storage.output_file).toEqual(expect.any(String));
 
-  const viaApi = await stack.openai.batches.retrieve(result.id);
-  expect(viaApi).toMatchObject({
-    id: result.id,
-    status: result.status,
-    request_counts: result.request_counts,
-    input_file_id: result.input_file_id,
-    output_file_id: result.output_file_id,
-    error_file_id: result.error_file_id,
-  });
-  const listed: string[] = [];
-  for await (const b of stack.openai.batches.list()) listed.push(b.id);
-  expect(listed).toContain(result.id);
-
+  await expectServedByApi(
+    stack.openai,
+    result,
+    lines.map((l) => l.custom_id),
+  );
   const output = await readResultFile(stack.openai, result.output_file_id);
-  expect(output).toHaveLength(20);
-  expect(output.map((l) => l.custom_id).sort()).toEqual(lines.map((l) => l.custom_id).sort());
   expect(output.every((l) => l.response?.status_code === 200)).toBe(true);
 });
 

@@ -5,7 +5,7 @@ import { StartBatchInput, type BatchStorageRefs } from '../contract/start-batch'
 import { ApiError } from '../domain/api-error';
 import { checkCompletionWindow, checkEndpoint, requireBatchInputFile } from '../domain/batch-request';
 import { clip } from '../domain/clip';
-import { DEFAULT_FILE_TTL_SECONDS, type StoredFile } from '../domain/file';
+import { newBatchInputFile } from '../domain/file';
 import { INVALID_BATCH_INPUT } from '../domain/failures';
 import { extensionOptions } from '../governance/extension-options';
 import { derivedFileId } from '../ids';
@@ -117,19 +117,6 @@ async function importStorageFile(
       'input_file',
     );
   }
-  const now = Math.floor(Date.now() / 1000);
-  const file: StoredFile = {
-    id,
-    object: 'file',
-    bytes,
-    created_at: now,
-    filename: basename(reference),
-    purpose: 'batch',
-    status: 'processed',
-    expires_at: now + DEFAULT_FILE_TTL_SECONDS,
-    status_details: null,
-    tenant,
-  };
-  await rt.files.save(file);
+  await rt.files.save(newBatchInputFile({ id, tenant, filename: basename(reference), bytes }));
   return id;
 }

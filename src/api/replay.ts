@@ -3,8 +3,9 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ApiError } from '../domain/api-error';
 import { Metadata, type Batch } from '../domain/batch';
-import { completionWindowSeconds, isTerminal } from '../domain/batch-state';
-import { DEFAULT_FILE_TTL_SECONDS, type StoredFile } from '../domain/file';
+import { isTerminal } from '../domain/batch-state';
+import { checkCompletionWindow } from '../domain/batch-request';
+import { newBatchInputFile, type StoredFile } from '../domain/file';
 import { newBatchId, newCreationSeq, newFileId } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
 import { layout } from '../storage/layout';
@@ -54,13 +55,7 @@ export async function replayBatch(
     );
   }
   const completionWindow = body.completion_window ?? original.completion_window;
-  const windowSeconds = completionWindowSeconds(completionWindow);
-  if (!deps.completionWindows.includes(completionWindow) || windowSeconds === null) {
-    throw ApiError.invalid(
-      `Invalid value for 'completion_window': must be one of ${deps.completionWindows.join(', ')}.`,
-      'completion_window',
-    );
-  }
+  const windowSeconds = checkCompletionWindow(completionWindow, deps.completionWindows);
 
   const codes = body.codes ? new Set(body.codes) : null;
   if (!original.error_file_id) throw nothingToReplay(original.id, codes);
@@ -180,19 +175,7 @@ async function writeReplayInput(
   } finally {
     input.destroy();
   }
-  const now = Math.floor(Date.now() / 1000);
-  const file: StoredFile = {
-    id,
-    object: 'file',
-    bytes,
-    created_at: now,
-    filename: `${originalId}_replay.jsonl`,
-    purpose: 'batch',
-    status: 'processed',
-    expires_at: now + DEFAULT_FILE_TTL_SECONDS,
-    status_details: null,
-    tenant,
-  };
+  const file = newBatchInputFile({ id, tenant, filename: `${originalId}_replay.jsonl`, bytes });
   await deps.files.save(file);
   return file;
 }

@@ -25,3 +25,22 @@ export type StoredFile = z.infer<typeof StoredFile>;
 
 /** Default lifetime of batch input and output files: 30 days. */
 export const DEFAULT_FILE_TTL_SECONDS = 30 * 24 * 3600;
+
+/** A new `batch` input file of `tenant` (uploaded through storage, not the Files API), for 30 days. */
+export function newBatchInputFile(f: {
+  id: string;
+  tenant: string;
+  filename: string;
+  bytes: number;
+}): StoredFile {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    ...f,
+    object: 'file',
+    created_at: now,
+    purpose: 'batch',
+    status: 'processed',
+    expires_at: now + DEFAULT_FILE_TTL_SECONDS,
+    status_details: null,
+  };
+}
