@@ -61,6 +61,11 @@ export interface BatchOptions {
   qualityThresholds?: { min_completeness: number; min_consistency: number } | null;
   /** Token budget of the whole batch (`x_max_tokens`). */
   maxTokens?: number | null;
+  /**
+   * The tenant's share of upstream capacity, from the API keys file at creation: its weight
+   * against other tenants competing for a model (default 1), and its cap on requests in flight.
+   */
+  tenantShare?: { weight: number; maxInFlight: number | null } | null;
 }
 
 /** The fields a batch is created with (a subset of the batch workflow's input). */
