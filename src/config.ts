@@ -152,6 +152,25 @@ export const ConfigSchema = z.object({
     .refine((v) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/.test(v), 'must be an HTTP header name, empty or off'),
   /** Seconds an `Idempotency-Key` of POST /v1/batches keeps answering with the batch it created. */
   IDEMPOTENCY_KEY_TTL_S: int(86_400, 1),
+  // Authentication and tenants (checked together at the API's start: src/api/auth/authenticate.ts).
+  /** JSON: API key (or `sha256:<hex>` of it) → tenant, or {tenant, weight, max_active_batches, max_in_flight}; reloaded on change and SIGHUP. */
+  API_KEYS_FILE: z.string().optional(),
+  /** `keys` (API_KEYS_FILE), `trusted-header` (TENANT_HEADER from an auth proxy) or `none` (one tenant `default`); unset: keys if API_KEYS_FILE is set, else none. */
+  AUTH_MODE: z.enum(['keys', 'trusted-header', 'none']).optional(),
+  /** With AUTH_MODE=trusted-header: the request header holding the tenant, e.g. x-forwarded-tenant. */
+  TENANT_HEADER: z
+    .string()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')
+    .transform((v) => v.toLowerCase())
+    .optional(),
+  /** Lets an API without authentication bind a non-loopback HOST (every caller is tenant `default`). */
+  ALLOW_UNAUTHENTICATED: bool(false),
+  /** Header set on every gateway call to the batch's tenant, never taken from the client; empty: none. */
+  GATEWAY_TENANT_HEADER: z
+    .string()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/, 'must be an HTTP header name')
+    .transform((v) => v.toLowerCase())
+    .default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;

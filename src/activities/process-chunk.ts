@@ -91,6 +91,8 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
         // Stable across retries and restarts, so the gateway can drop a repeat (UPSTREAM_IDEMPOTENCY_HEADER).
         ...(idempotencyHeader ? { [idempotencyHeader]: `${input.batchId}:${headerSafe(customId)}` } : {}),
       },
+      // The gateway client sends it as GATEWAY_TENANT_HEADER, over any passed-through value.
+      tenant: input.tenant,
       stop: stop.signal,
       onAttempt: slots.onAttempt,
       retryWait: slots.retryWait,

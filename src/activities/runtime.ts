@@ -87,6 +87,8 @@ export function createActivityRuntime(
       // Twice the cap, so the socket pool never stands in for the limiters (tests prove the caps).
       connections: config.GLOBAL_CONCURRENCY * 2,
       timeoutMs: config.REQUEST_TIMEOUT_MS,
+      // Set from each batch's tenant on every call, never from a client (GATEWAY_TENANT_HEADER).
+      tenantHeader: config.GATEWAY_TENANT_HEADER,
     }),
     limits: new ConcurrencyLimits(config),
     halted: new BoundedMap(10_000),

@@ -3,6 +3,7 @@ import type { CreateBatchBody } from '../domain/batch';
 import type { BatchOptions } from '../domain/batch-state';
 import { extensionOptions } from '../governance/extension-options';
 import { capturePassthroughHeaders } from '../security/passthrough-headers';
+import { identityOf } from './auth/authenticate';
 import type { SecretBox } from '../security/secret-box';
 import type { ObjectStore } from '../storage/object-store';
 
@@ -12,6 +13,8 @@ export interface BatchOptionsDeps {
   passthroughHeaders: string[];
   /** Seals captured headers at rest. */
   secrets: SecretBox;
+  /** GATEWAY_TENANT_HEADER (lower-case; empty: none): set from the tenant, so never captured from the client. */
+  gatewayTenantHeader?: string;
 }
 
 /**
@@ -35,7 +38,11 @@ export async function buildBatchOptions(
     req.headers,
     tenant,
     batchId,
+    deps.gatewayTenantHeader ? [deps.gatewayTenantHeader] : [],
   );
   if (headersKey) options.headersKey = headersKey;
+  // The tenant's share of upstream capacity, as its API key says at creation (the workers read it).
+  const { weight, maxInFlight } = identityOf(req);
+  options.tenantShare = { weight, maxInFlight };
   return options;
 }

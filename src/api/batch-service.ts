@@ -312,6 +312,25 @@ export class BatchService {
     }
   }
 
+  /** The tenant's running batches (any status short of terminal), from one visibility count. */
+  async countActive(tenant: string): Promise<number> {
+    const query =
+      `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND BatchTenant = '${escapeQuery(tenant)}' ` +
+      `AND ExecutionStatus = 'Running'`;
+    return (await this.client.workflow.count(query)).count;
+  }
+
+  /** Which of these batches (started by the API, so workflow id = batch id) visibility lists yet. */
+  async visibleBatchIds(ids: string[]): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const valid = ids.filter(isBatchId);
+    if (valid.length === 0) return seen;
+    const query = `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND WorkflowId IN (${valid.map((id) => `'${id}'`).join(', ')})`;
+    for await (const wf of this.client.workflow.list({ query, pageSize: valid.length }))
+      seen.add(wf.workflowId);
+    return seen;
+  }
+
   async healthy(): Promise<boolean> {
     try {
       // A short deadline: a health probe must answer quickly, not wait out the client's retries.

@@ -9,7 +9,9 @@ import type { FileRepository } from '../storage/file-repository';
 import type { BatchWorkflowInput } from '../workflows/types';
 import { buildBatchOptions, type BatchOptionsDeps } from './batch-options';
 import type { BatchService } from './batch-service';
+import { identityOf } from './auth/authenticate';
 import { listPage } from './list-page';
+import type { ActiveBatchQuota } from './quota';
 import { tenantOf } from './tenant';
 
 const ListBatchesQuery = z.object({
@@ -54,6 +56,8 @@ export interface BatchesDeps {
   batches: BatchService;
   files: FileRepository;
   completionWindows: string[];
+  /** max_active_batches of the caller's tenant. */
+  quota: ActiveBatchQuota;
   options: BatchOptionsDeps;
 }
 
@@ -68,47 +72,51 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
     const endpoint = checkEndpoint(body.endpoint);
     const windowSeconds = checkCompletionWindow(body.completion_window, deps.completionWindows);
     const tenant = tenantOf(req);
-    // The file is checked here, not before an idempotent lookup: a retry finds its batch even if
-    // the input file was deleted meanwhile.
-    const prepare = async (batchId: string, seq: number): Promise<BatchWorkflowInput> => {
-      const file = await requireBatchInputFile(files, tenant, body.input_file_id);
-      const createdAt = Math.floor(seq / 1e6);
-      const options = await buildBatchOptions(deps.options, req, tenant, batchId, body);
-      return {
-        batchId,
-        tenant,
-        endpoint,
-        inputFileId: file.id,
-        completionWindow: body.completion_window,
-        createdAt,
-        expiresAt: createdAt + windowSeconds,
-        metadata: body.metadata ?? null,
-        outputTtlSeconds: body.output_expires_after?.seconds ?? null,
-        options,
+    // One quota check (max_active_batches) right before a batch is really started.
+    return deps.quota.run(identityOf(req), async (admit) => {
+      // The file is checked here, not before an idempotent lookup: a retry finds its batch even if
+      // the input file was deleted meanwhile.
+      const prepare = async (batchId: string, seq: number): Promise<BatchWorkflowInput> => {
+        const file = await requireBatchInputFile(files, tenant, body.input_file_id);
+        await admit();
+        const createdAt = Math.floor(seq / 1e6);
+        const options = await buildBatchOptions(deps.options, req, tenant, batchId, body);
+        return {
+          batchId,
+          tenant,
+          endpoint,
+          inputFileId: file.id,
+          completionWindow: body.completion_window,
+          createdAt,
+          expiresAt: createdAt + windowSeconds,
+          metadata: body.metadata ?? null,
+          outputTtlSeconds: body.output_expires_after?.seconds ?? null,
+          options,
+        };
       };
-    };
-    const key = idempotencyKeyOf(req.headers['idempotency-key']);
-    if (key === null) {
-      const seq = newCreationSeq();
-      return batches.start(await prepare(newBatchId(), seq), { seq });
-    }
-    const result = await batches.startIdempotent(
-      tenant,
-      { key, fingerprint: fingerprintOf(req.body) },
-      prepare,
-    );
-    if (result.kind === 'mismatch') {
-      // 422 as the IETF Idempotency-Key draft says (the openai clients also retry a 409 on their own).
-      throw new ApiError(
-        422,
-        'invalid_request_error',
-        `This Idempotency-Key was already used for a batch created with other parameters ` +
-          `(${result.batch.id}); use a new key for a new batch.`,
-        null,
-        'idempotency_key_reused',
+      const key = idempotencyKeyOf(req.headers['idempotency-key']);
+      if (key === null) {
+        const seq = newCreationSeq();
+        return batches.start(await prepare(newBatchId(), seq), { seq });
+      }
+      const result = await batches.startIdempotent(
+        tenant,
+        { key, fingerprint: fingerprintOf(req.body) },
+        prepare,
       );
-    }
-    return result.batch;
+      if (result.kind === 'mismatch') {
+        // 422 as the IETF Idempotency-Key draft says (the openai clients also retry a 409 on their own).
+        throw new ApiError(
+          422,
+          'invalid_request_error',
+          `This Idempotency-Key was already used for a batch created with other parameters ` +
+            `(${result.batch.id}); use a new key for a new batch.`,
+          null,
+          'idempotency_key_reused',
+        );
+      }
+      return result.batch;
+    });
   });
 
   app.get('/v1/batches', async (req) => {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ApiError } from '../domain/api-error';
 import { Metadata, type Batch } from '../domain/batch';
-import { isTerminal } from '../domain/batch-state';
+import { isTerminal, type BatchOptions } from '../domain/batch-state';
 import { checkCompletionWindow } from '../domain/batch-request';
 import { newBatchInputFile, type StoredFile } from '../domain/file';
 import { newBatchId, newCreationSeq, newFileId } from '../ids';
@@ -42,6 +42,8 @@ export async function replayBatch(
   tenant: string,
   id: string,
   body: ReplayBody,
+  /** `admit` checks the tenant's quota before anything is written; `tenantShare` is the caller's now. */
+  opts: { admit?: () => Promise<void>; tenantShare?: BatchOptions['tenantShare'] } = {},
 ): Promise<Batch> {
   const original = await deps.batches.get(tenant, id);
   if (!original) throw ApiError.notFound('batch', id);
@@ -63,6 +65,7 @@ export async function replayBatch(
   if (!errorLines) throw fileUnavailable('error', original.error_file_id);
   const selected = await selectFailed(errorLines, codes);
   if (selected.size === 0) throw nothingToReplay(original.id, codes);
+  await opts.admit?.();
 
   const input = await deps.files.content(tenant, original.input_file_id);
   if (!input) throw fileUnavailable('input', original.input_file_id);
@@ -78,7 +81,9 @@ export async function replayBatch(
   try {
     // The original's governance options (schema, thresholds, budget, captured headers) apply
     // again, so a replay cannot slip past checks the original enforced.
-    const options = await deps.batches.creationOptions(tenant, original.id);
+    const stored = await deps.batches.creationOptions(tenant, original.id);
+    const options =
+      opts.tenantShare === undefined ? stored : { ...(stored ?? {}), tenantShare: opts.tenantShare };
     return await deps.batches.start(
       {
         batchId,

@@ -11,11 +11,13 @@ import { newApiRequestId } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
 import type { ObjectStore } from '../storage/object-store';
 import type { SecretBox } from '../security/secret-box';
+import { createAuthenticator, registerAuth, type AuthSettings } from './auth/authenticate';
 import type { BatchService } from './batch-service';
 import { registerBatchRoutes } from './batches-routes';
 import { registerFileRoutes } from './files-routes';
 import { registerIdChecks } from './ids';
 import { registerJsonBodyParser } from './json-body';
+import { ActiveBatchQuota } from './quota';
 import { registerReplayRoutes } from './replay-routes';
 
 export interface ApiDeps {
@@ -28,6 +30,10 @@ export interface ApiDeps {
   passthroughHeaders?: string[];
   /** Seals captured headers at rest (shared key with the workers). */
   secrets: SecretBox;
+  /** How callers are identified (authSettingsOf(config)); default: none, every caller is tenant `default`. */
+  auth?: AuthSettings;
+  /** GATEWAY_TENANT_HEADER (lower-case): never captured from a client. */
+  gatewayTenantHeader?: string;
   logLevel?: string;
 }
 
@@ -54,6 +60,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
+  // Identity before anything else: a request without one reaches no route (a bad keys file throws here).
+  const log = { info: (m: string) => app.log.info(m), error: (m: string) => app.log.error(m) };
+  registerAuth(app, await createAuthenticator(deps.auth ?? { mode: 'none' }, log));
   registerJsonBodyParser(app);
   registerIdChecks(app);
   await app.register(multipart, {
@@ -62,7 +71,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof ApiError) return reply.status(err.statusCode).send(err.toBody());
+    if (err instanceof ApiError) {
+      // Lifts only when a batch ends: the openai clients must not retry it on their own.
+      if (err.code === 'too_many_active_batches') void reply.header('x-should-retry', 'false');
+      return reply.status(err.statusCode).send(err.toBody());
+    }
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
       // Fastify's own 4xx (bad JSON, wrong content type, body too large…) in OpenAI's error shape.
@@ -95,12 +108,19 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'temporal_unreachable' });
   });
   registerFileRoutes(app, { files: deps.files, store: deps.store, maxUploadBytes: deps.maxUploadBytes });
+  const quota = new ActiveBatchQuota(deps.batches);
   registerBatchRoutes(app, {
     batches: deps.batches,
     files: deps.files,
     completionWindows: deps.completionWindows,
-    options: { store: deps.store, passthroughHeaders: deps.passthroughHeaders ?? [], secrets: deps.secrets },
+    quota,
+    options: {
+      store: deps.store,
+      passthroughHeaders: deps.passthroughHeaders ?? [],
+      secrets: deps.secrets,
+      gatewayTenantHeader: deps.gatewayTenantHeader,
+    },
   });
-  registerReplayRoutes(app, deps);
+  registerReplayRoutes(app, { ...deps, quota });
   return app;
 }

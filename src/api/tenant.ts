@@ -1,9 +1,10 @@
 import type { FastifyRequest } from 'fastify';
+import { identityOf } from './auth/authenticate';
 
 /**
- * The tenant a request acts for. One tenant for now; multi-tenancy (keys → tenants) plugs in
- * here, and every storage path and batch lookup is already scoped by it.
+ * The tenant a request acts for, as the auth hook identified it (src/api/auth): every storage
+ * path and batch lookup is scoped by it, so another tenant's id reads exactly like a missing one.
  */
-export function tenantOf(_req: FastifyRequest): string {
-  return 'default';
+export function tenantOf(req: FastifyRequest): string {
+  return identityOf(req).tenant;
 }

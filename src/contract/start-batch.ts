@@ -5,8 +5,8 @@ import { DEFAULT_COMPLETION_WINDOW, DEFAULT_TENANT, START_BATCH_CONTRACT_VERSION
 
 export * from './defaults';
 
-/** A tenant name: what the API keys file will map keys to (issue "Teams"). */
-const Tenant = z
+/** A tenant name: what the API keys file maps keys to, and what a trusted tenant header must hold. */
+export const TenantName = z
   .string()
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
@@ -31,7 +31,7 @@ export const StartBatchInput = CreateBatchBody.omit({ input_file_id: true, compl
      */
     input_file: z.string().min(1).max(1024).optional(),
     completion_window: z.string().default(DEFAULT_COMPLETION_WINDOW),
-    tenant: Tenant.default(DEFAULT_TENANT),
+    tenant: TenantName.default(DEFAULT_TENANT),
   })
   .strict()
   .refine((v) => (v.input_file_id === undefined) !== (v.input_file === undefined), {

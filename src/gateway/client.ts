@@ -12,6 +12,11 @@ export interface GatewayClientOptions {
   /** Upper bound on sockets per origin: a safety net only; the limiters decide what is in flight. */
   connections: number;
   timeoutMs: number;
+  /**
+   * GATEWAY_TENANT_HEADER (empty or absent: none): set on every call to the tenant `post` is
+   * given, after every other header, so no captured or passed header can supply or override it.
+   */
+  tenantHeader?: string;
 }
 
 /** Thrown for failures below HTTP: connection refused or reset, or the per-request timeout. */
@@ -38,9 +43,11 @@ export class GatewayClient {
   private readonly agent: Agent;
   private readonly base: string;
   private readonly fixedHeaders: Record<string, string>;
+  private readonly tenantHeader: string;
 
   constructor(private readonly opts: GatewayClientOptions) {
     this.base = gatewayBase(opts.baseUrl);
+    this.tenantHeader = (opts.tenantHeader ?? '').toLowerCase();
     this.fixedHeaders = {
       'content-type': 'application/json',
       ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
@@ -51,7 +58,13 @@ export class GatewayClient {
     });
   }
 
-  async post(path: string, body: string, headers: Record<string, string>): Promise<GatewayResponse> {
+  /** One attempt. `tenant` is the batch's tenant, sent as the tenant header (if configured). */
+  async post(
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+    tenant?: string,
+  ): Promise<GatewayResponse> {
     try {
       const res = await request(this.base + path, {
         method: 'POST',
@@ -60,7 +73,7 @@ export class GatewayClient {
         // undici's own timers (coarse, shared) instead of an AbortController and a timer per request.
         headersTimeout: this.opts.timeoutMs,
         bodyTimeout: this.opts.timeoutMs,
-        headers: { ...this.fixedHeaders, ...headers },
+        headers: this.headersFor(headers, tenant),
       });
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, text };
@@ -71,6 +84,15 @@ export class GatewayClient {
       }
       throw new TransportError('connection', `gateway connection failed: ${(err as Error).message}`);
     }
+  }
+
+  /** Fixed headers, then the call's, then the tenant header: any spelling of it in `headers` is dropped. */
+  private headersFor(headers: Record<string, string>, tenant: string | undefined): Record<string, string> {
+    const all = { ...this.fixedHeaders, ...headers };
+    if (!this.tenantHeader) return all;
+    for (const name of Object.keys(all)) if (name.toLowerCase() === this.tenantHeader) delete all[name];
+    if (tenant !== undefined) all[this.tenantHeader] = tenant;
+    return all;
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   maxElapsedMs?: number;
   backoff: BackoffPolicy;
   headers: Record<string, string>;
+  /** The batch's tenant, sent as GATEWAY_TENANT_HEADER by the client (set last, never from `headers`). */
+  tenant?: string;
   /** Aborting stops further attempts; an attempt already sent is allowed to finish. */
   stop?: AbortSignal;
   random?: () => number;
@@ -62,7 +64,7 @@ export async function executeRequest(
     let wait: number;
     const sentAt = opts.onAttempt ? performance.now() : 0;
     try {
-      const res = await client.post(path, body, opts.headers);
+      const res = await client.post(path, body, opts.headers, opts.tenant);
       opts.onAttempt?.(res.status, sentAt);
       const statusClass = classifyStatus(res.status);
       wait =

@@ -1,7 +1,8 @@
 // `npm start`: the whole product in one process tree — Temporal dev server (with Web UI),
 // the worker, the API and, when GATEWAY_URL is unset, the bundled gateway simulator.
 import { join, resolve } from 'node:path';
-import { loadConfigOrExit } from '../config';
+import { checkAuthConfig } from '../api/auth/authenticate';
+import { ConfigError, loadConfigOrExit } from '../config';
 import { probeGateway } from '../gateway/probe';
 import { startSimulator } from '../simulator/server';
 import { startDevServer } from '../temporal/dev-server';
@@ -9,6 +10,8 @@ import { portOf, startApi, startWorker, storageFor } from './services';
 
 async function main() {
   const config = loadConfigOrExit();
+  // Before anything starts: contradicting auth settings, a bad keys file, an exposed HOST without auth.
+  await checkAuthConfig(config);
   const store = storageFor(config);
   const temporal = await startDevServer({
     port: portOf(config.TEMPORAL_ADDRESS),
@@ -39,6 +42,7 @@ async function main() {
   console.log(`  Temporal Web UI      ${temporal.uiUrl}`);
   console.log(`  Temporal frontend    ${temporal.address}  namespace '${config.TEMPORAL_NAMESPACE}'`);
   console.log(`  Data directory       ${resolve(config.DATA_DIR)}`);
+  console.log(`  Authentication       ${api.authLine}`);
   if (simulator) {
     console.log(`  Gateway              ${gatewayUrl}  ← BUNDLED SIMULATOR (GATEWAY_URL is not set)`);
     console.log(
@@ -72,5 +76,5 @@ async function main() {
 
 main().catch((err) => {
   console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

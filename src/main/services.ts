@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
+import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authenticate';
 import { BatchService } from '../api/batch-service';
 import { buildApiServer } from '../api/server';
 import type { Config } from '../config';
@@ -20,29 +21,64 @@ export function storageFor(config: Config): ObjectStore {
   return new FsObjectStore(join(resolve(config.DATA_DIR), 'storage'));
 }
 
+/**
+ * The API on HOST:PORT. Throws a one-line ConfigError, before binding anything, for contradicting
+ * auth settings, a bad API_KEYS_FILE, or no authentication on a non-loopback HOST without
+ * ALLOW_UNAUTHENTICATED. `authLine` says how callers are identified; SIGHUP reloads the keys.
+ */
 export async function startApi(
   config: Config,
   store: ObjectStore = storageFor(config),
-): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
+): Promise<{ app: FastifyInstance; url: string; authLine: string; close(): Promise<void> }> {
+  const auth = authSettingsOf(config);
+  checkExposure(auth, config);
   // Lazy: the API starts (and /health answers 503) even while Temporal is unreachable.
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const files = new FileRepository(store);
+  const passthroughHeaders = config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase());
   const app = await buildApiServer({
     store,
     files,
     batches: new BatchService(client, config.TEMPORAL_TASK_QUEUE, store, config.IDEMPOTENCY_KEY_TTL_S),
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     completionWindows: config.COMPLETION_WINDOWS,
-    passthroughHeaders: config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase()),
+    passthroughHeaders,
     secrets: secretBoxFor(config),
+    auth,
+    gatewayTenantHeader: config.GATEWAY_TENANT_HEADER,
     logLevel: config.LOG_LEVEL,
+  }).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
   });
-  const url = await app.listen({ port: config.PORT, host: config.HOST });
+  if (config.GATEWAY_TENANT_HEADER && passthroughHeaders.includes(config.GATEWAY_TENANT_HEADER))
+    app.log.warn(
+      `PASSTHROUGH_HEADERS lists ${config.GATEWAY_TENANT_HEADER}: it is never taken from clients, ` +
+        'GATEWAY_TENANT_HEADER sets it from the tenant',
+    );
+  const reload = () => void app.auth.reload();
+  if (auth.mode === 'keys') process.on('SIGHUP', reload);
+  let url: string;
+  try {
+    url = await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    process.off('SIGHUP', reload);
+    await app.close();
+    await connection.close();
+    throw err;
+  }
+  let authLine = app.auth.describe();
+  if (auth.mode === 'none')
+    authLine += isLoopback(config.HOST)
+      ? ' (loopback only: set API_KEYS_FILE to serve several teams)'
+      : ` on ${config.HOST}, because ALLOW_UNAUTHENTICATED=true`;
   return {
     app,
     url,
+    authLine,
     async close() {
+      process.off('SIGHUP', reload);
       await app.close();
       await connection.close();
     },

@@ -20,7 +20,8 @@ const NEVER_PASSED = new Set([
 
 /**
  * At batch creation: the allow-listed client headers, sealed and stored; returns the storage
- * key (a reference for the workflow input) or null when the request carried none.
+ * key (a reference for the workflow input) or null when the request carried none. `reserved`
+ * names headers we set ourselves (GATEWAY_TENANT_HEADER): never captured, even if allow-listed.
  */
 export async function capturePassthroughHeaders(
   store: ObjectStore,
@@ -29,11 +30,12 @@ export async function capturePassthroughHeaders(
   headers: IncomingHttpHeaders,
   tenant: string,
   batchId: string,
+  reserved: readonly string[] = [],
 ): Promise<string | null> {
   const captured: Record<string, string> = {};
   for (const name of allowList) {
     const value = headers[name];
-    if (NEVER_PASSED.has(name) || value === undefined) continue;
+    if (NEVER_PASSED.has(name) || reserved.includes(name) || value === undefined) continue;
     captured[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   if (Object.keys(captured).length === 0) return null;

@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { inject } from 'vitest';
+import { authSettingsOf } from '../../src/api/auth/authenticate';
 import { BatchService } from '../../src/api/batch-service';
 import { buildApiServer } from '../../src/api/server';
 import { loadConfig, type Config } from '../../src/config';
@@ -67,6 +68,9 @@ export async function startStack(
     completionWindows: config.COMPLETION_WINDOWS,
     passthroughHeaders: config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase()),
     secrets: secretBoxFor(config),
+    // API_KEYS_FILE / AUTH_MODE / TENANT_HEADER / GATEWAY_TENANT_HEADER as the API takes them.
+    auth: authSettingsOf(config),
+    gatewayTenantHeader: config.GATEWAY_TENANT_HEADER,
     logLevel: 'warn',
   });
   const apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
