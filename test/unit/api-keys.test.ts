@@ -123,7 +123,7 @@ describe('API keys file', () => {
       await until(() => logs.some((l) => l.startsWith('error')));
       expect(ring.lookup('key-three-1234')?.tenant).toBe('team-c');
       expect(logs.find((l) => l.startsWith('error'))).toMatch(
-        /keys\.json: not valid JSON .*; the previous 1 keys stay in force$/,
+        /keys\.json: not valid JSON .*; keeping the last good file's 1 key$/,
       );
       // Deleted: the same.
       rmSync(path);
@@ -132,7 +132,7 @@ describe('API keys file', () => {
       // And back.
       writeFileSync(path, JSON.stringify({ 'key-four-12345': 'team-d' }));
       await until(() => ring.lookup('key-four-12345') !== null);
-      expect(logs.some((l) => l.startsWith('info') && l.includes('reloaded, 1 keys'))).toBe(true);
+      expect(logs.some((l) => l.startsWith('info') && l.includes('reloaded, 1 key'))).toBe(true);
       expect(logs.join('\n')).not.toMatch(/key-(one|two|three|four)/);
     } finally {
       ring.close();

@@ -148,6 +148,11 @@ export class KeyRing {
     return this.table.size;
   }
 
+  /** `3 keys`, `1 key`. */
+  get sizeText(): string {
+    return keysCount(this.table.size);
+  }
+
   lookup(key: string): Identity | null {
     return lookupKey(this.table, key);
   }
@@ -170,10 +175,10 @@ export class KeyRing {
           if (text === this.text) continue;
           this.install(text);
           changed = true;
-          this.log.info(`API_KEYS_FILE ${this.path}: reloaded, ${this.table.size} keys`);
+          this.log.info(`API_KEYS_FILE ${this.path}: reloaded, ${keysCount(this.table.size)}`);
         } catch (err) {
           this.log.error(
-            `API_KEYS_FILE ${this.path}: ${problemOf(err)}; the previous ${this.table.size} keys stay in force`,
+            `API_KEYS_FILE ${this.path}: ${problemOf(err)}; keeping the last good file's ${keysCount(this.table.size)}`,
           );
         }
       } while (this.again);
@@ -226,6 +231,8 @@ export class KeyRing {
     }
   }
 }
+
+const keysCount = (n: number): string => `${n} ${n === 1 ? 'key' : 'keys'}`;
 
 function problemOf(err: unknown): string {
   const code = (err as { code?: string }).code;

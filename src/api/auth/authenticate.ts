@@ -118,7 +118,7 @@ export async function createAuthenticator(settings: AuthSettings, log: KeyRingLo
           return identity;
         },
         reload: () => ring.reload(),
-        describe: () => `API keys from ${ring.path} (${ring.size} keys; reloaded on change and SIGHUP)`,
+        describe: () => `API keys from ${ring.path} (${ring.sizeText}; reloaded on change and SIGHUP)`,
         close: () => ring.close(),
       };
     }
