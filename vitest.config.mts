@@ -11,6 +11,7 @@ const SOLO = [
   'test/reads-without-worker.test.ts',
   'test/gateway-url.test.ts',
   'test/throttling.test.ts',
+  'test/fair-share.test.ts',
 ];
 
 const shared = {

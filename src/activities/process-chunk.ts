@@ -118,20 +118,23 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     }
   };
 
-  const capacity = rt.limits.model(input.model);
+  // The tenant's place in the model's and the global slots, shared between tenants by weight.
+  const capacity = rt.limits.join(input.tenant, input.model, input.options?.tenantShare);
   // Every lane may wait on the stop signal at once (slots, rate limits, retry delays): no leak.
   setMaxListeners(0, stop.signal);
-  // Earlier deadlines first; within a batch, earlier chunks first (so work finishes in order).
+  // Within the tenant, earlier deadlines first; within a batch, earlier chunks first (so work
+  // finishes in order). Across tenants, weighted fair shares decide (FairShareSemaphore).
   const priority = input.deadline * 1_000_000 + input.fromSegment;
   let nextJob = 0;
-  // A lane holds one model slot and one global slot while it has work, and hands them over only
-  // when work of an earlier priority is waiting or the model's adaptive limit was cut: urgent
-  // batches overtake, and there is no release/re-acquire churn otherwise (see LaneSlots).
+  // A lane holds its tenant's cap slot, one model slot and one global slot while it has work, and
+  // hands them over only when its tenant's work of an earlier priority is waiting, another tenant is
+  // owed the slot, or a limit was cut: urgent batches of the tenant overtake, tenants converge to
+  // their shares, and there is no release/re-acquire churn otherwise (see LaneSlots).
   // The first lane to fail stops the others, and the chunk fails only once all have stopped:
   // no lane may go on calling the gateway after the activity has failed (and is being retried).
   const failed: { error: Error | null } = { error: null };
   const lane = async (): Promise<void> => {
-    const slots = new LaneSlots(capacity, rt.limits.global, priority, stop.signal);
+    const slots = new LaneSlots(capacity, priority, stop.signal);
     try {
       if (!(await slots.acquire())) return;
       while (nextJob < jobs.length && !stop.signal.aborted && !halted()) {
@@ -149,8 +152,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   // A chunk started after this worker saw the budget used up sends nothing.
   if (budgetMeter.exhausted(input.batchId, input.options?.maxTokens)) stop.abort();
   try {
-    await Promise.all(Array.from({ length: Math.min(jobs.length, capacity.cap) }, lane));
+    const lanes = Math.min(jobs.length, capacity.model.cap, capacity.tenantCap.limit);
+    await Promise.all(Array.from({ length: lanes }, lane));
   } finally {
+    capacity.leave();
     clearInterval(heartbeat);
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
     batchStops.delete(stop);

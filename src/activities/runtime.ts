@@ -2,6 +2,8 @@ import { BoundedMap } from '../bounded-map';
 import type { Config } from '../config';
 import { modelConcurrency } from '../config';
 import { GatewayClient } from '../gateway/client';
+import type { BatchOptions } from '../domain/batch-state';
+import { FairShareSemaphore, type TenantQueue } from '../gateway/fair-share';
 import { PrioritySemaphore } from '../gateway/limiter';
 import { ModelCapacity } from '../gateway/model-capacity';
 import { loadTokenizer } from '../gateway/token-estimate';
@@ -22,16 +24,37 @@ type LimitsConfig = Pick<
   | 'AIMD_TOLERANCE'
 >;
 
+/** A tenant's weight and in-flight cap (from the API keys file, carried in the batch's options). */
+export type TenantShare = NonNullable<BatchOptions['tenantShare']>;
+
+/**
+ * What one chunk may use of this worker's capacity: its model's slots and the global slots, each
+ * shared between tenants by weight (its tenant's place in each), and its tenant's cap on requests
+ * in flight in this process. From `ConcurrencyLimits.join`; `leave()` once the chunk holds nothing.
+ */
+export interface ChunkCapacity {
+  readonly model: ModelCapacity;
+  readonly modelTenant: TenantQueue;
+  readonly global: FairShareSemaphore;
+  readonly globalTenant: TenantQueue;
+  /** The tenant's `max_in_flight` in this process, by priority; unlimited when the share has none. */
+  readonly tenantCap: PrioritySemaphore;
+  leave(): void;
+}
+
 /**
  * Upstream capacity of this worker process: one global cap, and per model a cap that adapts to the
- * gateway's 429/5xx answers plus optional requests/tokens-per-minute limits.
+ * gateway's 429/5xx answers plus optional requests/tokens-per-minute limits. Both are shared
+ * between tenants in proportion to their weights (FairShareSemaphore), and each tenant may have a
+ * cap of its own on its requests in flight. All of it is per process: N workers allow N times.
  */
 export class ConcurrencyLimits {
-  readonly global: PrioritySemaphore;
+  readonly global: FairShareSemaphore;
   private readonly perModel = new Map<string, ModelCapacity>();
+  private readonly tenantCaps = new Map<string, { slots: PrioritySemaphore; users: number }>();
 
   constructor(private readonly config: LimitsConfig) {
-    this.global = new PrioritySemaphore(config.GLOBAL_CONCURRENCY);
+    this.global = new FairShareSemaphore(config.GLOBAL_CONCURRENCY);
     // Loaded at start rather than in the middle of a batch (it blocks the event loop for ~1 s).
     if ([...config.MODEL_RATE_LIMITS.values()].some((l) => l.tpm !== undefined)) {
       loadTokenizer().catch(() => undefined);
@@ -54,6 +77,42 @@ export class ConcurrencyLimits {
       this.perModel.set(name, capacity);
     }
     return capacity;
+  }
+
+  /**
+   * A chunk of `tenant` on `model` joins the schedulers with its batch's share (absent: weight 1,
+   * no cap). The share of the tenant's latest chunk applies to the whole tenant.
+   */
+  join(tenant: string, model: string, share?: TenantShare | null): ChunkCapacity {
+    const weight = share?.weight ?? 1;
+    // At least one: a cap of 0 would start no lane, and a chunk that sends nothing would look done.
+    const cap = share?.maxInFlight == null ? Infinity : Math.max(1, Math.floor(share.maxInFlight) || 1);
+    const capacity = this.model(model);
+    const modelTenant = capacity.slots.join(tenant, weight);
+    const globalTenant = this.global.join(tenant, weight);
+    let tenantCap = this.tenantCaps.get(tenant);
+    if (!tenantCap) {
+      tenantCap = { slots: new PrioritySemaphore(cap), users: 0 };
+      this.tenantCaps.set(tenant, tenantCap);
+    } else if (tenantCap.slots.limit !== cap) tenantCap.slots.setLimit(cap);
+    tenantCap.users++;
+    const { global, tenantCaps } = this;
+    const held = tenantCap;
+    let left = false;
+    return {
+      model: capacity,
+      modelTenant,
+      global,
+      globalTenant,
+      tenantCap: held.slots,
+      leave() {
+        if (left) return;
+        left = true;
+        capacity.slots.leave(modelTenant);
+        global.leave(globalTenant);
+        if (--held.users === 0 && tenantCaps.get(tenant) === held) tenantCaps.delete(tenant);
+      },
+    };
   }
 }
 

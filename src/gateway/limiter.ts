@@ -8,7 +8,7 @@ export class PrioritySemaphore {
   private seq = 0;
   private readonly heap: Waiter[] = [];
 
-  constructor(private limit: number) {}
+  constructor(private max: number) {}
 
   get active(): number {
     return this.inUse;
@@ -18,15 +18,19 @@ export class PrioritySemaphore {
     return this.heap.length;
   }
 
+  get limit(): number {
+    return this.max;
+  }
+
   setLimit(limit: number): void {
-    this.limit = Math.max(1, limit);
+    this.max = Math.max(1, limit);
     this.drain();
   }
 
   /** Resolves once a slot is held; rejects with AbortError if `signal` aborts first. */
   acquire(priority: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortError());
-    if (this.inUse < this.limit && this.heap.length === 0) {
+    if (this.inUse < this.max && this.heap.length === 0) {
       this.inUse++;
       return Promise.resolve();
     }
@@ -59,7 +63,7 @@ export class PrioritySemaphore {
   }
 
   private drain(): void {
-    while (this.inUse < this.limit && this.heap.length > 0) {
+    while (this.inUse < this.max && this.heap.length > 0) {
       const next = pop(this.heap)!;
       if (next.cancelled) continue;
       this.inUse++;

@@ -1,5 +1,5 @@
 import { AimdController, signalOf, type AimdOptions } from './aimd';
-import { PrioritySemaphore } from './limiter';
+import { FairShareSemaphore } from './fair-share';
 import { RateLimiter, type RateLimits } from './rate-limit';
 
 /**
@@ -8,7 +8,8 @@ import { RateLimiter, type RateLimits } from './rate-limit';
  * their holders: a holder checks `overLimit` before its next request and gives its slot back.
  */
 export class ModelCapacity {
-  readonly slots: PrioritySemaphore;
+  /** Shared between tenants by weight; by deadline within a tenant. */
+  readonly slots: FairShareSemaphore;
   /** null when the model has no rate limit: then nothing is estimated or waited for. */
   readonly rate: RateLimiter | null;
   private readonly aimd: AimdController | null;
@@ -24,7 +25,7 @@ export class ModelCapacity {
     if (!Number.isInteger(cap) || cap < 1)
       throw new RangeError(`a model's concurrency cap must be a positive integer, not ${String(cap)}`);
     this.current = cap;
-    this.slots = new PrioritySemaphore(cap);
+    this.slots = new FairShareSemaphore(cap);
     this.aimd = aimd ? new AimdController({ ...aimd, max: cap }, now()) : null;
     this.rate = rate ? new RateLimiter(rate) : null;
   }

@@ -1,35 +1,41 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RequestOutcome } from '../../gateway/execute-request';
-import type { PrioritySemaphore } from '../../gateway/limiter';
 import type { ModelCapacity } from '../../gateway/model-capacity';
 import { estimateRequestTokens } from '../../gateway/token-estimate';
 import type { TokenCounts } from '../../gateway/usage';
+import type { ChunkCapacity } from '../runtime';
 
 /**
- * The capacity one lane of a chunk holds: a model slot and a global slot, taken in that order and
- * by priority. A lane keeps them from request to request (no churn), and gives them back
- * - between requests, when work of an earlier priority waits or the model's adaptive limit fell
- *   below the slots held (so a cut takes effect within one request per lane);
+ * The capacity one lane of a chunk holds: a slot of its tenant's in-flight cap, a model slot and a
+ * global slot, always taken in that order (so lanes never wait on each other in a cycle). The model
+ * and global slots are shared between tenants by weight, and by priority within a tenant. A lane
+ * keeps them from request to request (no churn), and gives them back
+ * - between requests, when work of its tenant with an earlier priority waits, another tenant is
+ *   owed the slot (fair shares), or the model's adaptive limit or the tenant's cap fell below the
+ *   slots held (so a cut takes effect within one request per lane);
  * - while a request waits to retry (it is not in flight, and its retry must pass the limits again);
  * - the global slot only, while it waits for the model's rate limit (other models keep using it).
  */
 export class LaneSlots {
+  private capped = false;
   private model = false;
   private global = false;
+  private readonly capacity: ModelCapacity;
 
   constructor(
-    private readonly capacity: ModelCapacity,
-    private readonly globalSlots: PrioritySemaphore,
+    private readonly share: ChunkCapacity,
     private readonly priority: number,
     private readonly stop: AbortSignal,
-  ) {}
+  ) {
+    this.capacity = share.model;
+  }
 
   /** Takes whichever slot is not held yet; false when the chunk is stopped first. */
   async acquire(): Promise<boolean> {
     if (!(await this.acquireModel())) return false;
     if (this.global) return true;
     try {
-      await this.globalSlots.acquire(this.priority, this.stop);
+      await this.share.global.acquire(this.share.globalTenant, this.priority, this.stop);
       this.global = true;
       return true;
     } catch {
@@ -38,17 +44,22 @@ export class LaneSlots {
   }
 
   release(): void {
-    if (this.global) this.globalSlots.release();
-    if (this.model) this.capacity.slots.release();
-    this.global = this.model = false;
+    const s = this.share;
+    if (this.global) s.global.release(s.globalTenant);
+    if (this.model) s.model.slots.release(s.modelTenant);
+    if (this.capped) s.tenantCap.release();
+    this.global = this.model = this.capped = false;
   }
 
   /** Between requests: gives the slots back and queues again when someone else should go first. */
   async handOver(): Promise<boolean> {
+    const s = this.share;
     if (
       this.capacity.overLimit ||
-      this.capacity.slots.hasWaiterBefore(this.priority) ||
-      this.globalSlots.hasWaiterBefore(this.priority)
+      s.tenantCap.active > s.tenantCap.limit ||
+      s.tenantCap.hasWaiterBefore(this.priority) ||
+      s.model.slots.shouldYield(s.modelTenant, this.priority) ||
+      s.global.shouldYield(s.globalTenant, this.priority)
     ) {
       this.release();
     }
@@ -100,10 +111,15 @@ export class LaneSlots {
     rate.adjustTokens(charged - used);
   }
 
+  /** Takes the tenant's cap slot, then the model slot (whichever is not held yet). */
   private async acquireModel(): Promise<boolean> {
     if (this.model) return true;
     try {
-      await this.capacity.slots.acquire(this.priority, this.stop);
+      if (!this.capped) {
+        await this.share.tenantCap.acquire(this.priority, this.stop);
+        this.capped = true;
+      }
+      await this.capacity.slots.acquire(this.share.modelTenant, this.priority, this.stop);
       this.model = true;
       return true;
     } catch {
@@ -111,10 +127,10 @@ export class LaneSlots {
     }
   }
 
-  /** Waits for the rate limit holding only the model slot, then takes the global slot again. */
+  /** Waits for the rate limit holding only the model slot (and its tenant's cap slot), then takes the global slot again. */
   private async waitForRate(tokens: number): Promise<boolean> {
     if (this.global) {
-      this.globalSlots.release();
+      this.share.global.release(this.share.globalTenant);
       this.global = false;
     }
     try {
