@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the project needs beyond npm: the temporal CLI (dev server + Web UI).
+# Installs what the project needs beyond npm: the temporal CLI (dev server + Web UI) and versitygw
+# (an S3-compatible server for the S3 tests).
 # Idempotent and fast once done. Order: $TEMPORAL_CLI_PATH or `temporal` on PATH, then the
 # user-level cache, then `go install` of the pinned release, then the official release download.
 set -euo pipefail
@@ -40,6 +41,32 @@ else
   else
     echo "could not install $PY_PACKAGES into .venv (python3 -m venv needs the venv module, e.g. apt-get install python3-venv); the Python client tests will fail" >&2
   fi
+fi
+
+# versitygw (Apache-2.0), the real S3-compatible server of the S3 tests and of local S3 use
+# (src/storage/versitygw.ts): $VERSITYGW_PATH or `versitygw` on PATH, else built once with
+# go install into the same cache as the temporal CLI. Only the S3 tests need it, so a failure
+# here warns instead of stopping.
+VERSITYGW_VERSION="1.8.0"
+link_versitygw() {
+  ln -sf "$1" "$LOCAL_BIN/versitygw"
+  echo "versitygw: $1${2:+ (v$2)}"
+}
+if [ -n "${VERSITYGW_PATH:-}" ] && [ -x "$VERSITYGW_PATH" ]; then link_versitygw "$VERSITYGW_PATH"
+elif command -v versitygw >/dev/null 2>&1; then link_versitygw "$(command -v versitygw)"
+# `go install` builds carry no version of their own: a stamp file beside the binary says which.
+elif [ -x "$CACHE_BIN/versitygw" ] && [ "$(cat "$CACHE_BIN/versitygw.version" 2>/dev/null)" = "$VERSITYGW_VERSION" ]; then
+  link_versitygw "$CACHE_BIN/versitygw" "$VERSITYGW_VERSION"
+elif command -v go >/dev/null 2>&1; then
+  echo "building versitygw v$VERSITYGW_VERSION with go install (about 2 minutes, once)…"
+  if GOBIN="$CACHE_BIN" GOFLAGS=-buildvcs=false go install "github.com/versity/versitygw/cmd/versitygw@v$VERSITYGW_VERSION"; then
+    echo "$VERSITYGW_VERSION" >"$CACHE_BIN/versitygw.version"
+    link_versitygw "$CACHE_BIN/versitygw" "$VERSITYGW_VERSION"
+  else
+    echo "go install of versitygw failed: the S3 tests will fail until npm run setup succeeds" >&2
+  fi
+else
+  echo "Go not found: cannot build versitygw, so the S3 tests will fail (install Go, or set VERSITYGW_PATH)" >&2
 fi
 
 if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then link "$TEMPORAL_CLI_PATH"; exit 0; fi

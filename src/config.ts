@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './contract/defaults';
+import { parseS3Url } from './storage/storage-url';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = (def: string) =>
@@ -171,6 +172,16 @@ export const ConfigSchema = z.object({
     .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/, 'must be an HTTP header name')
     .transform((v) => v.toLowerCase())
     .default(''),
+  // Object storage (src/storage/s3-store.ts; the AWS SDK reads the credentials from its default chain).
+  /** `s3://bucket/prefix`: everything in that bucket under the prefix; unset: the filesystem under DATA_DIR/storage. */
+  STORAGE_URL: z
+    .string()
+    .refine((v) => parseS3Url(v) !== null, 'must be s3://bucket or s3://bucket/prefix (a valid bucket name)')
+    .optional(),
+  /** An S3-compatible server (versitygw, MinIO, Ceph…), addressed path-style: http://host:port/bucket/key. */
+  AWS_ENDPOINT_URL: z.url().optional(),
+  /** The bucket's region; unset: the SDK's (profile), else us-east-1 when AWS_ENDPOINT_URL is set. */
+  AWS_REGION: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;

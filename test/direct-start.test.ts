@@ -16,6 +16,7 @@ import {
 import type { Batch } from '../src/domain/batch';
 import { BATCH_TENANT_SA } from '../src/workflows/definitions';
 import { chatLine, createBatch, readResultFile, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
+import { onS3 } from './harness/s3-server';
 import { startStack, type Stack } from './harness/stack';
 
 let stack: Stack;
@@ -58,11 +59,13 @@ describe('a batch started with the client module', () => {
     });
     expect(result.created_at).toBeLessThanOrEqual(result.completed_at ?? 0);
     expect(result.expires_at).toBe(result.created_at + 24 * 3600);
-    // The storage refs name the files' content.
-    const out = await stack.store.get(result.x_storage.output_file ?? '');
+    // The storage refs name the files' content (a path on the filesystem, s3://bucket/… on S3).
+    const keyOf = (ref: string | null) => stack.store.keyOf(ref ?? '') ?? 'no-such-key';
+    const out = await stack.store.get(keyOf(result.x_storage.output_file));
     expect(out?.toString('utf8').trim().split('\n')).toHaveLength(N);
     expect(result.x_storage.error_file).toBeNull();
-    expect(await stack.store.get(result.x_storage.input_file)).not.toBeNull();
+    expect(await stack.store.get(keyOf(result.x_storage.input_file))).not.toBeNull();
+    if (onS3()) expect(result.x_storage.input_file).toMatch(/^s3:\/\/batchgw-test\/stack-[0-9a-f]+\//);
 
     // Found by batch id in visibility (the Web UI's search), under the business workflow id.
     const found = stack.client.workflow.list({ query: `BatchId = '${result.id}'` });

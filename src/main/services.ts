@@ -12,13 +12,25 @@ import { buildApiServer } from '../api/server';
 import type { Config } from '../config';
 import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
+import { S3ObjectStore } from '../storage/s3-store';
 import type { ObjectStore } from '../storage/object-store';
 import { createBatchWorker } from '../worker';
 
 // Builders shared by every entry point (embedded, api, worker) and by the tests.
 
 export function storageFor(config: Config): ObjectStore {
+  if (config.STORAGE_URL)
+    return new S3ObjectStore({
+      url: config.STORAGE_URL,
+      endpoint: config.AWS_ENDPOINT_URL,
+      region: config.AWS_REGION,
+    });
   return new FsObjectStore(join(resolve(config.DATA_DIR), 'storage'));
+}
+
+/** At start: an S3 bucket that does not exist or answer is one clear line (a ConfigError), not a retry loop. */
+export async function checkStorage(store: ObjectStore): Promise<void> {
+  if (store instanceof S3ObjectStore) await store.checkBucket();
 }
 
 /**
@@ -32,6 +44,7 @@ export async function startApi(
 ): Promise<{ app: FastifyInstance; url: string; authLine: string; close(): Promise<void> }> {
   const auth = authSettingsOf(config);
   checkExposure(auth, config);
+  await checkStorage(store);
   // Lazy: the API starts (and /health answers 503) even while Temporal is unreachable.
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -104,6 +117,7 @@ export async function startWorker(
   gatewayUrl: string,
   store: ObjectStore = storageFor(config),
 ) {
+  await checkStorage(store);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const codePath = await buildWorkflowBundle(config.DATA_DIR);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });

@@ -1,5 +1,5 @@
 // `npm run worker`: a worker process, connecting to TEMPORAL_ADDRESS. Run as many as you like.
-import { loadConfigOrExit } from '../config';
+import { ConfigError, loadConfigOrExit } from '../config';
 import { probeGateway } from '../gateway/probe';
 import { startWorker } from './services';
 
@@ -25,6 +25,11 @@ async function main() {
 }
 
 main().catch((err) => {
+  // A bad setting (e.g. a storage bucket that does not exist) is one line, as at loadConfig.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   console.error(err);
   process.exit(1);
 });

@@ -7,11 +7,14 @@ import type { TestProject } from 'vitest/node';
 import { WORKFLOWS_ENTRY } from '../../src/temporal/bundle-workflows';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { freePort } from './ports';
+import { acquireS3Server, releaseS3Server, type S3Missing, type S3TestServer } from './s3-server';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     workflowBundlePath: string;
+    /** The run's one S3-compatible server (versitygw) and its bucket; see s3-server.ts. */
+    s3: S3TestServer | S3Missing;
   }
 }
 
@@ -36,10 +39,12 @@ export async function setup(project: TestProject): Promise<void> {
   await writeFile(bundlePath, bundle.code);
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
+  project.provide('s3', await acquireS3Server());
 }
 
 export async function teardown(): Promise<void> {
   await server?.stop();
+  await releaseS3Server();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 }
 

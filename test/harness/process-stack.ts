@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { freePort } from './ports';
+import { onS3, s3Env } from './s3-server';
 import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
 
 export interface ProcessStack {
@@ -22,7 +23,7 @@ export interface ProcessStack {
 
 /**
  * Our API and any number of workers as separate OS processes (so a test can kill -9 a worker),
- * sharing one data directory and task queue; the gateway simulator runs in the test process so
+ * sharing one data directory (or S3 prefix) and task queue; the gateway simulator runs in the test process so
  * its counters can be read directly.
  */
 export async function startProcessStack(opts: {
@@ -43,6 +44,8 @@ export async function startProcessStack(opts: {
     RETRY_BASE_MS: '20',
     RETRY_MAX_MS: '200',
     LOG_LEVEL: 'warn',
+    // TEST_STORAGE=s3: every process on the run's versitygw, under a prefix of this stack's own.
+    ...(onS3() ? s3Env(`procs-${randomBytes(6).toString('hex')}`) : {}),
     ...opts.env,
   };
   const workers: Proc[] = [];

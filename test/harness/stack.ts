@@ -14,7 +14,9 @@ import { loadConfig, type Config } from '../../src/config';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { FileRepository } from '../../src/storage/file-repository';
 import { FsObjectStore } from '../../src/storage/fs-store';
+import type { S3ObjectStore } from '../../src/storage/s3-store';
 import { createBatchWorker } from '../../src/worker';
+import { onS3, s3Env, s3Store } from './s3-server';
 
 export interface Stack {
   config: Config;
@@ -23,19 +25,22 @@ export interface Stack {
   openai: OpenAI;
   sim: Simulator;
   client: Client;
-  store: FsObjectStore;
+  /** The filesystem store, or S3 (a prefix of its own in the run's bucket) when TEST_STORAGE=s3. */
+  store: FsObjectStore | S3ObjectStore;
   close(): Promise<void>;
 }
 
 /**
  * A whole product for one test file: our API over real HTTP, a real worker on its own task
- * queue against the shared Temporal dev server, the real filesystem store, and the gateway simulator.
+ * queue against the shared Temporal dev server, the real filesystem store (or the run's versitygw
+ * when TEST_STORAGE=s3, see s3-server.ts), and the gateway simulator.
  */
 export async function startStack(
   env: Record<string, string> = {},
   simOptions: Partial<SimulatorOptions> = {},
 ): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-stack-'));
+  const s3Prefix = `stack-${randomBytes(6).toString('hex')}`;
   const sim = await startSimulator({ port: 0, latencyMs: 5, ...simOptions });
   const config = loadConfig({
     TEMPORAL_ADDRESS: inject('temporalAddress'),
@@ -46,9 +51,10 @@ export async function startStack(
     RETRY_BASE_MS: '20',
     RETRY_MAX_MS: '200',
     LOG_LEVEL: 'warn',
+    ...(onS3() ? s3Env(s3Prefix) : {}),
     ...env,
   });
-  const store = new FsObjectStore(join(dataDir, 'storage'));
+  const store = onS3() ? s3Store(s3Prefix) : new FsObjectStore(join(dataDir, 'storage'));
   const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const { worker, runtime } = await createBatchWorker({
     config,
