@@ -14,6 +14,16 @@ const SOLO = [
   'test/fair-share.test.ts',
 ];
 
+/**
+ * The end-to-end batch, cancel and crash tests again with every stack on S3 (TEST_STORAGE=s3: the
+ * run's one versitygw, test/harness/s3-server.ts); the storage contract suite runs both backends
+ * in `suite`. The crash test stays one at a time, after the solo files.
+ */
+const ON_S3 = ['test/batches-api.test.ts', 'test/cancel-expiry.test.ts', 'test/direct-start.test.ts'];
+const ON_S3_SOLO = ['test/chaos/direct-start-crash.test.ts'];
+/** Only meaningful on S3 (what a journaled result costs in requests). */
+const S3_ONLY = ['test/s3-journal-cost.test.ts'];
+
 const shared = {
   // Threads crash Temporal's native bridge; each test file gets its own process.
   pool: 'forks' as const,
@@ -32,7 +42,7 @@ export default defineConfig({
           ...shared,
           name: 'suite',
           include: ['test/**/*.test.ts'],
-          exclude: SOLO,
+          exclude: [...SOLO, ...S3_ONLY],
           fileParallelism: true,
           sequence: { groupOrder: 0 },
         },
@@ -44,6 +54,26 @@ export default defineConfig({
           include: SOLO,
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 's3',
+          include: [...ON_S3, ...S3_ONLY],
+          env: { TEST_STORAGE: 's3' },
+          fileParallelism: true,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 's3-solo',
+          include: ON_S3_SOLO,
+          env: { TEST_STORAGE: 's3' },
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],
