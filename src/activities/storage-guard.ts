@@ -60,5 +60,8 @@ export function guardWrites(store: ObjectStore): ObjectStore {
     list: (prefix) => store.list(prefix),
     referenceOf: (key) => store.referenceOf(key),
     keyOf: (reference) => store.keyOf(reference),
+    ...(store.listStaleTemporaries
+      ? { listStaleTemporaries: (olderThanMs: number) => store.listStaleTemporaries!(olderThanMs) }
+      : {}),
   };
 }

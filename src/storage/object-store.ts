@@ -9,7 +9,8 @@ export interface ObjectWriter {
 
 /**
  * An append-only journal: each line is written once `append` resolves — with the filesystem store,
- * to the OS, so it survives a crash of the process (not a power loss of the host: no fsync).
+ * flushed to disk (fdatasync, one for many concurrent appends), so it survives a power loss of the
+ * host, not only a crash of the process.
  */
 export interface ObjectAppender {
   append(line: string): Promise<void>;
@@ -41,6 +42,13 @@ export interface ObjectStore {
    */
   referenceOf(key: string): string;
   keyOf(reference: string): string | null;
+  /**
+   * Leftovers of writes that never committed (a process killed mid-write), last modified longer
+   * than `olderThanMs` ago, for garbage collection; `delete(key)` removes one. Only stores that
+   * leave such objects behind have it (the filesystem store's `*.tmp-*` files; S3 drops incomplete
+   * multipart uploads itself, by a bucket lifecycle rule).
+   */
+  listStaleTemporaries?(olderThanMs: number): Promise<{ key: string; bytes: number }[]>;
 }
 
 export class TooLargeError extends Error {
