@@ -71,8 +71,6 @@ export default defineConfig({
           ...shared,
           name: 's3-solo',
           include: ON_S3_SOLO,
-          // The two kills (mid-run, during a cancel's drain): a start with no worker up is no storage matter.
-          testNamePattern: /is killed/,
           env: { TEST_STORAGE: 's3' },
           fileParallelism: false,
           sequence: { groupOrder: 2 },

@@ -42,6 +42,19 @@ const readStream = async (s: Readable | null) => {
   return Buffer.concat(chunks);
 };
 
+/** On S3: no multipart upload left under the store's prefix (its parts would be paid for). */
+async function expectNoUploadLeft(store: ObjectStore): Promise<void> {
+  if (!(store instanceof S3ObjectStore)) return;
+  const prefix = store
+    .referenceOf('x')
+    .replace(/^s3:\/\/[^/]+\//, '')
+    .replace(/x$/, '');
+  const uploads = await store.client.send(
+    new ListMultipartUploadsCommand({ Bucket: store.bucket, Prefix: prefix }),
+  );
+  expect(uploads.Uploads ?? []).toEqual([]);
+}
+
 interface Backend {
   name: string;
   /** A fresh, empty store (S3: listing and deleting `pageSize` keys per request). */
@@ -131,6 +144,19 @@ describe.each(backends)('ObjectStore contract: $name', (backend) => {
       store.putStream('files/kept', bigStream(MiB).stream, { maxBytes: 1000 }),
     ).rejects.toBeInstanceOf(TooLargeError);
     expect((await store.get('files/kept'))?.toString()).toBe('old');
+    await expectNoUploadLeft(store);
+  });
+
+  it('putStream whose source fails midway (a client gone) rejects with its error and leaves nothing', async () => {
+    const store = backend.fresh();
+    async function* dies() {
+      for (let i = 0; i < 7; i++) yield Buffer.alloc(MiB, i);
+      throw new Error('client went away');
+    }
+    await expect(store.putStream('files/cut', Readable.from(dies()))).rejects.toThrow('client went away');
+    expect(await store.get('files/cut')).toBeNull();
+    expect(await store.list('files')).toEqual([]);
+    await expectNoUploadLeft(store);
   });
 
   it('createWriter: invisible until commit, then whole; abort leaves nothing', async () => {
@@ -155,6 +181,7 @@ describe.each(backends)('ObjectStore contract: $name', (backend) => {
     await aborted.abort();
     expect(await store.get('out/aborted')).toBeNull();
     expect((await store.list('out')).sort()).toEqual(['out/empty', 'out/file']);
+    await expectNoUploadLeft(store);
   });
 
   it('appender: each append is durable once it resolves (read by another store, never closed), in order', async () => {
@@ -378,6 +405,24 @@ describe('S3 specifics (versitygw)', () => {
       new HeadObjectCommand({ Bucket: store.bucket, Key: `${prefixOf(store)}j` }),
     );
     expect(head.Metadata?.['journal-parts']).toBe('6');
+  });
+
+  it('an upload S3 refuses (no such bucket) rejects at once instead of waiting on its source', async () => {
+    const s3 = s3Server();
+    const store = new S3ObjectStore({
+      url: 's3://no-such-bucket-here/p',
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
+    await expect(store.putStream('big', bigStream(12 * MiB).stream)).rejects.toThrow(/bucket/i);
+    const w = await store.createWriter('out');
+    await expect(
+      (async () => {
+        for (let i = 0; i < 12; i++) await w.write(Buffer.alloc(MiB));
+        await w.commit();
+      })(),
+    ).rejects.toThrow(/bucket/i);
+    await expect(store.put('small', 'x')).rejects.toThrow(/bucket/i);
   });
 
   it('checkBucket: a missing bucket fails with one line naming it', async () => {

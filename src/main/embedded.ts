@@ -42,6 +42,10 @@ async function main() {
   console.log(`  Temporal Web UI      ${temporal.uiUrl}`);
   console.log(`  Temporal frontend    ${temporal.address}  namespace '${config.TEMPORAL_NAMESPACE}'`);
   console.log(`  Data directory       ${resolve(config.DATA_DIR)}`);
+  console.log(
+    `  Storage              ${config.STORAGE_URL ?? join(resolve(config.DATA_DIR), 'storage')}` +
+      (config.STORAGE_URL && config.AWS_ENDPOINT_URL ? ` at ${config.AWS_ENDPOINT_URL}` : ''),
+  );
   console.log(`  Authentication       ${api.authLine}`);
   if (simulator) {
     console.log(`  Gateway              ${gatewayUrl}  ← BUNDLED SIMULATOR (GATEWAY_URL is not set)`);

@@ -123,7 +123,12 @@ export class S3ObjectStore implements ObjectStore {
       ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       // A server that does not answer fails fast; a slow reader of a stream is never cut off.
-      requestHandler: { connectionTimeout: 5_000 },
+      // Sockets: every chunk's journal PUTs, finalize's writers and the API's downloads at once.
+      requestHandler: {
+        connectionTimeout: 5_000,
+        httpAgent: { keepAlive: true, maxSockets: 256 },
+        httpsAgent: { keepAlive: true, maxSockets: 256 },
+      },
     });
   }
 
@@ -151,7 +156,9 @@ export class S3ObjectStore implements ObjectStore {
           ? `bucket '${this.bucket}' does not exist (create it first: the gateway never creates buckets)`
           : status === 403 || status === 401
             ? `access to bucket '${this.bucket}' is denied (check the AWS credentials)`
-            : `the S3 endpoint does not answer (${(err as Error).name}: ${(err as Error).message})`;
+            : status === 301
+              ? `bucket '${this.bucket}' is in another region (set AWS_REGION to it)`
+              : `the S3 endpoint does not answer (${(err as Error).name}: ${(err as Error).message})`;
       throw new StorageUnavailableError(`storage ${where}: ${why}`);
     }
   }
@@ -192,11 +199,16 @@ export class S3ObjectStore implements ObjectStore {
     const upload = this.upload(key, counter);
     // Multipart: parts of PART_SIZE are sent as they fill; the object appears only once the upload
     // completes. Past maxBytes the counter fails, the upload is aborted and nothing is left.
-    const [sent, piped] = await Promise.allSettled([upload.done(), pipeline(source, counter)]);
+    // An upload S3 refused stops reading: the pipeline must fail too, not wait on backpressure.
+    const sending = upload.done().catch((err: unknown) => {
+      counter.destroy(err as Error);
+      throw err;
+    });
+    const [sent, piped] = await Promise.allSettled([sending, pipeline(source, counter)]);
     if (sent.status === 'fulfilled' && piped.status === 'fulfilled') return { bytes };
     await this.abandon(upload, key);
     if (tooLarge) throw new TooLargeError(limit);
-    throw (piped.status === 'rejected' ? piped.reason : (sent as PromiseRejectedResult).reason) as Error;
+    throw (sent.status === 'rejected' ? sent.reason : (piped as PromiseRejectedResult).reason) as Error;
   }
 
   /**
