@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './contract/defaults';
 import { parseS3Url } from './storage/storage-url';
+import { completionWindowSeconds } from './domain/batch-state';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = (def: string) =>
@@ -172,6 +173,26 @@ export const ConfigSchema = z.object({
     .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/, 'must be an HTTP header name')
     .transform((v) => v.toLowerCase())
     .default(''),
+  // Data lifecycle: garbage collection (src/activities/collect-garbage.ts, src/temporal/gc-schedule.ts).
+  /** Garbage collection on a Temporal Schedule, created or updated by every worker at start; false deletes the schedule. */
+  GC_ENABLED: bool(true),
+  /** Seconds between garbage collection runs, written with a unit (`90s`, `30m`, `1h`, `1d`); at least 10 s. */
+  GC_INTERVAL: z
+    .string()
+    .default('1h')
+    .transform((v, ctx) => {
+      const seconds = completionWindowSeconds(v.trim());
+      if (seconds === null || seconds < 10) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a duration of at least 10 s, e.g. 90s, 30m, 1h, 1d',
+        });
+        return z.NEVER;
+      }
+      return seconds;
+    }),
+  /** Garbage collection only logs what it would remove. */
+  GC_DRY_RUN: bool(false),
   // Object storage (src/storage/s3-store.ts; the AWS SDK reads the credentials from its default chain).
   /** `s3://bucket/prefix`: everything in that bucket under the prefix; unset: the filesystem under DATA_DIR/storage. */
   STORAGE_URL: z

@@ -10,6 +10,7 @@ import type {
   PrepareInput,
   PreparedBatch,
 } from '../workflows/types';
+import { collectGarbage, type GcInput, type GcSummary } from './collect-garbage';
 import { finalize } from './finalize';
 import { ingest } from './ingest';
 import { prepareBatch } from './prepare-batch';
@@ -23,6 +24,7 @@ export function createActivities(rt: ActivityRuntime) {
     ingest: (input: IngestInput): Promise<IngestResult> => ingest(rt, input),
     processChunk: (input: ChunkInput): Promise<Counts> => processChunk(rt, input),
     finalize: (input: FinalizeInput): Promise<FinalizeResult> => finalize(rt, input),
+    collectGarbage: (input: GcInput): Promise<GcSummary> => collectGarbage(rt, input),
     /** The final Batch, kept in storage for reads after the workflow is past retention. */
     saveSnapshot: async (tenant: string, batch: Batch): Promise<void> => {
       await rt.store.put(layout.snapshot(tenant, batch.id), JSON.stringify(batch));

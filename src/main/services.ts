@@ -14,6 +14,7 @@ import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
 import { S3ObjectStore } from '../storage/s3-store';
 import type { ObjectStore } from '../storage/object-store';
+import { startGcSchedule } from '../temporal/gc-schedule';
 import { createBatchWorker } from '../worker';
 
 // Builders shared by every entry point (embedded, api, worker) and by the tests.
@@ -129,6 +130,7 @@ export async function startWorker(
     workflowBundle: { codePath },
   });
   const running = worker.run();
+  await startGcSchedule(config);
   return {
     worker,
     runtime,
