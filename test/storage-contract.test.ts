@@ -13,6 +13,8 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config';
+import { storageFor } from '../src/main/services';
 import { FsObjectStore } from '../src/storage/fs-store';
 import { TooLargeError, type ObjectStore } from '../src/storage/object-store';
 import { S3ObjectStore } from '../src/storage/s3-store';
@@ -442,5 +444,20 @@ describe('S3 specifics (versitygw)', () => {
       credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
     });
     await expect(down.checkBucket()).rejects.toThrow(/does not answer/);
+  });
+});
+
+describe('choosing the store (STORAGE_URL)', () => {
+  it('picks S3 for s3://bucket/prefix, the filesystem without it, and refuses a bad URL in one line', () => {
+    const s3 = storageFor(loadConfig({ STORAGE_URL: 's3://team-bucket/gw/prod/', AWS_REGION: 'eu-west-1' }));
+    expect(s3).toBeInstanceOf(S3ObjectStore);
+    expect(s3.referenceOf('a/b')).toBe('s3://team-bucket/gw/prod/a/b');
+    expect(storageFor(loadConfig({ STORAGE_URL: 's3://team-bucket' })).referenceOf('a')).toBe(
+      's3://team-bucket/a',
+    );
+    expect(storageFor(loadConfig({}))).toBeInstanceOf(FsObjectStore);
+    for (const bad of ['s3://Bad_Bucket/x', 'https://bucket/x', 's3://bucket/../x', 's3://'])
+      expect(() => loadConfig({ STORAGE_URL: bad })).toThrow(ConfigError);
+    expect(() => loadConfig({ STORAGE_URL: 's3://b' })).toThrow(/STORAGE_URL: must be s3:\/\/bucket/);
   });
 });
