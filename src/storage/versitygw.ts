@@ -2,31 +2,15 @@
 // the tests: `npm run setup` builds the pinned release into the same user-level cache as the
 // temporal CLI. Objects are plain files under <dir>/<bucket>/; metadata lives in xattrs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { TOOLS_CACHE_BIN } from '../temporal/cli-path';
+import { findTool } from '../temporal/cli-path';
 
 export const VERSITYGW_VERSION = '1.8.0';
 
-const executable = (p: string): boolean => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** The versitygw binary: $VERSITYGW_PATH, the project's .tools/bin, the setup cache, then PATH. */
 export function findVersitygw(env: NodeJS.ProcessEnv = process.env): string | null {
-  const candidates = [
-    env.VERSITYGW_PATH,
-    resolve(__dirname, '../../.tools/bin/versitygw'),
-    join(TOOLS_CACHE_BIN, 'versitygw'),
-    ...(env.PATH ?? '').split(delimiter).map((d) => join(d, 'versitygw')),
-  ];
-  return candidates.find((c): c is string => !!c && executable(c)) ?? null;
+  return findTool('versitygw', env.VERSITYGW_PATH, env.PATH);
 }
 
 export interface Versitygw {

@@ -18,13 +18,21 @@ const executable = (p: string): boolean => {
   }
 };
 
-/** The temporal CLI: $TEMPORAL_CLI_PATH, then the project's .tools/bin, then the setup cache, then PATH. */
-export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | null {
+/**
+ * A tool `npm run setup` installs: the path in `override` (an env var's value), then the
+ * project's .tools/bin, then the setup cache, then PATH.
+ */
+export function findTool(name: string, override: string | undefined, path = process.env.PATH): string | null {
   const candidates = [
-    env.TEMPORAL_CLI_PATH,
-    resolve(__dirname, '../../.tools/bin/temporal'),
-    join(TOOLS_CACHE_BIN, 'temporal'),
-    ...(env.PATH ?? '').split(delimiter).map((d) => join(d, 'temporal')),
+    override,
+    resolve(__dirname, '../../.tools/bin', name),
+    join(TOOLS_CACHE_BIN, name),
+    ...(path ?? '').split(delimiter).map((d) => join(d, name)),
   ];
   return candidates.find((c): c is string => !!c && executable(c)) ?? null;
+}
+
+/** The temporal CLI: $TEMPORAL_CLI_PATH, then the project's .tools/bin, then the setup cache, then PATH. */
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | null {
+  return findTool('temporal', env.TEMPORAL_CLI_PATH, env.PATH);
 }
