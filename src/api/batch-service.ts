@@ -31,6 +31,7 @@ import {
   getBatchQuery,
 } from '../workflows/definitions';
 import type { BatchWorkflowInput } from '../workflows/types';
+import { KeyedLock } from './keyed-lock';
 
 /** How long a cancel waits for a worker to answer the update before it falls back to the signal. */
 const CANCEL_UPDATE_S = 1;
@@ -92,7 +93,7 @@ export class BatchService {
    */
   private readonly windows = new Map<string, number>();
   /** Creates with an Idempotency-Key in flight in this process, by batch id: the second waits. */
-  private readonly keyed = new Map<string, Promise<unknown>>();
+  private readonly keyed = new KeyedLock();
 
   constructor(
     private readonly client: Client,
@@ -157,7 +158,7 @@ export class BatchService {
     const batchId = idempotentBatchId(tenant, idem.key, window);
     // Concurrent creates with one key in this process run one after the other, so the second finds
     // the first's batch before writing anything under its id (options, captured headers).
-    return this.exclusive(batchId, async () => {
+    return this.keyed.run(batchId, async () => {
       const [previous, current] = await Promise.all([
         this.describe(tenant, previousId),
         this.describe(tenant, batchId),
@@ -376,18 +377,6 @@ export class BatchService {
       width = Math.round(Math.min(Math.max(at, narrow.width + span / 10), wide.width - span / 10));
     }
     return Math.min(width, wide ? wide.width : top);
-  }
-
-  /** One create per key at a time in this process (the map holds only creates in flight). */
-  private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    for (let held = this.keyed.get(id); held; held = this.keyed.get(id)) await held.catch(() => undefined);
-    const run = fn();
-    this.keyed.set(id, run);
-    try {
-      return await run;
-    } finally {
-      if (this.keyed.get(id) === run) this.keyed.delete(id);
-    }
   }
 
   /** The batch under `id` if this tenant owns it: from describe, or the stored snapshot after retention. */

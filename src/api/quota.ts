@@ -1,5 +1,6 @@
 import { ApiError } from '../domain/api-error';
 import type { Identity } from './auth/api-keys';
+import { KeyedLock } from './keyed-lock';
 
 /** What the quota asks Temporal (BatchService). */
 export interface ActiveBatchCounter {
@@ -19,7 +20,7 @@ const UNSEEN_MAX_MS = 60_000;
  * batch too many per process within that lag.
  */
 export class ActiveBatchQuota {
-  private readonly held = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   /** Per tenant: batches started here that visibility did not list at the last check, with when. */
   private readonly unseen = new Map<string, Map<string, number>>();
 
@@ -37,7 +38,7 @@ export class ActiveBatchQuota {
     const max = identity.maxActiveBatches;
     if (max === null) return create(async () => undefined);
     const { tenant } = identity;
-    return this.exclusive(tenant, async () => {
+    return this.locks.run(tenant, async () => {
       let admitted = false;
       const batch = await create(async () => {
         const active = (await this.countActive(tenant)) + (await this.unseenCount(tenant));
@@ -71,17 +72,6 @@ export class ActiveBatchQuota {
       this.unseen.set(tenant, unseen);
     }
     return unseen;
-  }
-
-  private async exclusive<T>(tenant: string, fn: () => Promise<T>): Promise<T> {
-    for (let h = this.held.get(tenant); h; h = this.held.get(tenant)) await h.catch(() => undefined);
-    const run = fn();
-    this.held.set(tenant, run);
-    try {
-      return await run;
-    } finally {
-      if (this.held.get(tenant) === run) this.held.delete(tenant);
-    }
   }
 }
 
