@@ -20,6 +20,15 @@ const until = async (check: () => boolean, ms = 5000) => {
 };
 
 describe('API keys file', () => {
+  it('takes JavaScript property names as keys and tenants, never Object.prototype', () => {
+    // JSON.parse makes `__proto__` an own key: it must be a key like any other.
+    const table = parseKeysFile('{"__proto__": "constructor", "sk-other-0123456789": "toString"}');
+    expect(lookupKey(table, '__proto__')?.tenant).toBe('constructor');
+    expect(lookupKey(table, 'sk-other-0123456789')?.tenant).toBe('toString');
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf'])
+      expect(lookupKey(table, name)).toBeNull();
+  });
+
   it('maps plain and sha256 keys to tenants, with quota defaults', () => {
     const table = parseKeysFile(
       JSON.stringify({
