@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
-import type { QualityScore } from '../src/results/outcome';
+import type { QualityScore } from '../src/records/outcome';
 import { expectApiError } from './harness/api-errors';
 import {
   chatLine,

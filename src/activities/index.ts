@@ -12,9 +12,9 @@ import type {
 } from '../workflows/types';
 import { collectGarbage, type GcInput, type GcSummary } from './collect-garbage';
 import { finalize } from './finalize';
-import { ingest } from './ingest';
+import { ingest } from './ingest/ingest';
 import { prepareBatch } from './prepare-batch';
-import { processChunk } from './process-chunk';
+import { processChunk } from './chunk/process-chunk';
 import type { ActivityRuntime } from './runtime';
 
 /** The activities of one worker process, bound to its shared runtime (storage, gateway, limits). */

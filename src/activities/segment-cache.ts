@@ -1,8 +1,8 @@
 import { isAscii } from 'node:buffer';
 import { ApplicationFailure } from '@temporalio/common';
 import { BATCH_DATA_INCONSISTENT } from '../domain/failures';
-import { parseJournal, type JournalEntry } from '../results/journal';
-import { parseSegment, type SegmentRequest } from '../results/segment';
+import { parseJournal, type JournalEntry } from '../records/journal';
+import { parseSegment, type SegmentRequest } from '../records/segment';
 import { layout } from '../storage/layout';
 import type { ObjectStore } from '../storage/object-store';
 

@@ -1,6 +1,6 @@
 import type { ActivityRuntime } from '../activities/runtime';
 import { DEFAULT_QUALITY_THRESHOLDS, type BatchOptions } from '../domain/batch-state';
-import type { QualityScore } from '../results/outcome';
+import type { QualityScore } from '../records/outcome';
 import { clip } from '../domain/clip';
 import { contentExtractor, type AnswerContent } from './content';
 import { plainTextConsistency, scoreQuality, type QualityThresholds } from './quality';

@@ -1,4 +1,4 @@
-import type { QualityScore } from '../results/outcome';
+import type { QualityScore } from '../records/outcome';
 import type { AnswerContent } from './content';
 
 export interface QualityThresholds {

@@ -15,7 +15,7 @@ import { FsObjectStore } from '../storage/fs-store';
 import { S3ObjectStore } from '../storage/s3-store';
 import type { ObjectStore } from '../storage/object-store';
 import { startGcSchedule } from '../temporal/gc-schedule';
-import { createBatchWorker } from '../worker';
+import { createBatchWorker } from '../temporal/worker';
 
 // Builders shared by every entry point (embedded, api, worker) and by the tests.
 

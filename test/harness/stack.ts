@@ -15,7 +15,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../src
 import { FileRepository } from '../../src/storage/file-repository';
 import { FsObjectStore } from '../../src/storage/fs-store';
 import type { S3ObjectStore } from '../../src/storage/s3-store';
-import { createBatchWorker } from '../../src/worker';
+import { createBatchWorker } from '../../src/temporal/worker';
 import { onS3, s3Env, s3Store } from './s3-server';
 
 export interface Stack {

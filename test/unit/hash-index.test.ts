@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HashIndex } from '../../src/ingest/hash-index';
+import { HashIndex } from '../../src/activities/ingest/hash-index';
 
 describe('HashIndex', () => {
   it('reports the first line of a repeated key and nothing for new keys, across growth', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest, MAX_REPORTED_ERROR_BYTES, MAX_REPORTED_ERRORS } from '../../src/activities/ingest';
+import { ingest, MAX_REPORTED_ERROR_BYTES, MAX_REPORTED_ERRORS } from '../../src/activities/ingest/ingest';
 import { createActivityRuntime, type ActivityRuntime } from '../../src/activities/runtime';
 import { loadConfig } from '../../src/config';
 import { layout } from '../../src/storage/layout';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatEntry, journalRepairPrefix, parseJournal } from '../../src/results/journal';
-import { formatSegmentLine, packPlace, parseSegment, unpackPlace } from '../../src/results/segment';
+import { formatEntry, journalRepairPrefix, parseJournal } from '../../src/records/journal';
+import { formatSegmentLine, packPlace, parseSegment, unpackPlace } from '../../src/records/segment';
 
 const tokens = { input: 3, cached: 1, output: 5, reasoning: 0 };
 

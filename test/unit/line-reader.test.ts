@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { readLines, type RawLine } from '../../src/ingest/line-reader';
+import { readLines, type RawLine } from '../../src/activities/ingest/line-reader';
 
 /** The input cut into chunks at the given sizes (repeated), as a file stream would deliver it. */
 function chunked(text: string | Buffer, sizes: number[]): Buffer[] {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentCache } from '../../src/activities/segment-cache';
-import { formatEntry } from '../../src/results/journal';
-import { formatSegmentLine } from '../../src/results/segment';
+import { formatEntry } from '../../src/records/journal';
+import { formatSegmentLine } from '../../src/records/segment';
 import { FsObjectStore } from '../../src/storage/fs-store';
 import { layout } from '../../src/storage/layout';
 

@@ -13,7 +13,7 @@ import { finalize } from '../../src/activities/finalize';
 import { createActivityRuntime, type ActivityRuntime } from '../../src/activities/runtime';
 import { loadConfig } from '../../src/config';
 import { BATCH_DATA_INCONSISTENT, STORAGE_UNWRITABLE } from '../../src/domain/failures';
-import { formatSegmentLine } from '../../src/results/segment';
+import { formatSegmentLine } from '../../src/records/segment';
 import { FsObjectStore } from '../../src/storage/fs-store';
 import { layout } from '../../src/storage/layout';
 import { derivedFileId } from '../../src/ids';

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { BATCH_DATA_INCONSISTENT } from '../../domain/failures';
 import type { TokenCounts } from '../../gateway/usage';
-import { formatEntry, journalRepairPrefix, parseJournal, type ResultKind } from '../../results/journal';
-import { parseSegment, type SegmentRequest } from '../../results/segment';
+import { formatEntry, journalRepairPrefix, parseJournal, type ResultKind } from '../../records/journal';
+import { parseSegment, type SegmentRequest } from '../../records/segment';
 import { layout } from '../../storage/layout';
 import type { ObjectAppender, ObjectStore } from '../../storage/object-store';
 import type { Counts } from '../../domain/counts';

@@ -1,7 +1,7 @@
 import { type FullCounts } from '../../domain/counts';
 import { addTokens, type TokenCounts } from '../../gateway/usage';
-import type { ResultKind } from '../../results/journal';
-import { countTags } from '../../results/outcome';
+import type { ResultKind } from '../../records/journal';
+import { countTags } from '../../records/outcome';
 
 /** Adds one result line (its file, tokens and governance tags). */
 export function countResult(into: FullCounts, kind: ResultKind, tokens: TokenCounts, tags: string): void {

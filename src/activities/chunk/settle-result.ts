@@ -3,9 +3,9 @@ import { ZERO_TOKENS, tokensFromBody, type TokenCounts } from '../../gateway/usa
 import type { RequestOutcome } from '../../gateway/execute-request';
 import { isFlagged, type FlagRule } from '../../governance/flag';
 import type { OutputChecks } from '../../governance/output-checks';
-import type { ResultKind } from '../../results/journal';
-import { outcomeTags, type LineGovernance } from '../../results/outcome';
-import { resultLine, tryParseJson } from '../../results/result-line';
+import type { ResultKind } from '../../records/journal';
+import { outcomeTags, type LineGovernance } from '../../records/outcome';
+import { resultLine, tryParseJson } from '../../records/result-line';
 
 export interface SettledResult {
   kind: ResultKind;

@@ -1,9 +1,9 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities } from './activities';
-import { createActivityRuntime, type ActivityRuntime } from './activities/runtime';
-import type { Config } from './config';
-import { batchesServiceHandler } from './nexus/batches-handler';
-import type { ObjectStore } from './storage/object-store';
+import { createActivities } from '../activities';
+import { createActivityRuntime, type ActivityRuntime } from '../activities/runtime';
+import type { Config } from '../config';
+import { batchesServiceHandler } from '../nexus/batches-handler';
+import type { ObjectStore } from '../storage/object-store';
 
 export interface BatchWorkerOptions {
   config: Config;
@@ -25,7 +25,7 @@ export async function createBatchWorker(
     taskQueue: opts.config.TEMPORAL_TASK_QUEUE,
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
+      : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities(runtime),
     // Chunk activities mostly wait on the network; the real caps are the upstream limiters.
     maxConcurrentActivityTaskExecutions: 500,

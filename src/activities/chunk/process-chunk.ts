@@ -1,18 +1,18 @@
 import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
-import { budgetMeter } from '../governance/budget';
-import { ResponseCache } from '../governance/response-cache';
-import { executeRequest } from '../gateway/execute-request';
-import { loadOutputChecks } from '../governance/output-checks';
-import { loadPassthroughHeaders } from '../security/passthrough-headers';
-import { secretBoxFor } from '../security/secret-box';
-import type { ChunkInput, Counts } from '../workflows/types';
-import { ChunkJournal, type Job } from './chunk/chunk-journal';
-import { LaneSlots } from './chunk/lane-slots';
-import { settleResult, type SettleContext } from './chunk/settle-result';
-import type { ActivityRuntime } from './runtime';
+import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../../domain/failures';
+import { budgetMeter } from '../../governance/budget';
+import { ResponseCache } from '../../governance/response-cache';
+import { executeRequest } from '../../gateway/execute-request';
+import { loadOutputChecks } from '../../governance/output-checks';
+import { loadPassthroughHeaders } from '../../security/passthrough-headers';
+import { secretBoxFor } from '../../security/secret-box';
+import type { ChunkInput, Counts } from '../../workflows/types';
+import { ChunkJournal, type Job } from './chunk-journal';
+import { LaneSlots } from './lane-slots';
+import { settleResult, type SettleContext } from './settle-result';
+import type { ActivityRuntime } from '../runtime';
 
 /** Header values must be visible ASCII; anything else is percent-encoded. */
 const headerSafe = (v: string): string => (/^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v));

@@ -1,14 +1,14 @@
 import { Context } from '@temporalio/activity';
-import type { BatchError } from '../domain/batch';
-import { clip } from '../domain/clip';
-import { checkInputLine, lineTooLarge } from '../domain/input-line';
-import { modelConcurrency } from '../config';
-import { layout } from '../storage/layout';
-import { formatSegmentLine, packPlace, unpackPlace } from '../results/segment';
-import { HashIndex } from '../ingest/hash-index';
-import { readLines } from '../ingest/line-reader';
-import type { ActivityRuntime } from './runtime';
-import type { IngestInput, IngestResult, ModelPlan } from '../workflows/types';
+import type { BatchError } from '../../domain/batch';
+import { clip } from '../../domain/clip';
+import { checkInputLine, lineTooLarge } from '../../domain/input-line';
+import { modelConcurrency } from '../../config';
+import { layout } from '../../storage/layout';
+import { formatSegmentLine, packPlace, unpackPlace } from '../../records/segment';
+import { HashIndex } from './hash-index';
+import { readLines } from './line-reader';
+import type { ActivityRuntime } from '../runtime';
+import type { IngestInput, IngestResult, ModelPlan } from '../../workflows/types';
 
 /** At most this many `errors.data` entries are kept: the Batch object must stay small. */
 export const MAX_REPORTED_ERRORS = 1000;
