@@ -501,3 +501,107 @@ describe('counters', () => {
     expect(sim.settings().latencyMs).toBe(5);
   });
 });
+
+describe('serving capacity (servingSlots)', () => {
+  const serving = async () => (await get('/_sim/stats')).serving;
+
+  it('is off by default and read from SIM_SERVING_SLOTS and SIM_LATENCY_PER_IN_FLIGHT_MS', async () => {
+    expect(simulatorConfigFromEnv({})).toMatchObject({ servingSlots: 0, latencyPerInFlightMs: 0 });
+    expect(
+      simulatorConfigFromEnv({ SIM_SERVING_SLOTS: '64', SIM_LATENCY_PER_IN_FLIGHT_MS: '2' }),
+    ).toMatchObject({ servingSlots: 64, latencyPerInFlightMs: 2 });
+    expect(() => simulatorConfigFromEnv({ SIM_SERVING_SLOTS: '1.5' })).toThrow();
+    const a = await call('/v1/chat/completions', chat('off'), rec('bserve0', 'r1'));
+    expect(a.headers.get('x-sim-queued-ms')).toBeNull();
+    expect(await serving()).toMatchObject({ slots: 0, inService: 0, queued: 0 });
+  });
+
+  it('serves at most servingSlots calls at once; the rest wait, and every call is answered', async () => {
+    const latencyMs = 60;
+    const res = await fetch(sim.url + '/_sim/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ servingSlots: 3, latencyMs }),
+    });
+    expect(await res.json()).toMatchObject({ servingSlots: 3, latencyPerInFlightMs: 0 });
+    try {
+      sim.reset();
+      const t0 = performance.now();
+      const answers = await Promise.all(
+        Array.from({ length: 9 }, (_, i) =>
+          call('/v1/chat/completions', chat(`s${i}`), rec('bserve', `r${i}`)),
+        ),
+      );
+      const elapsed = performance.now() - t0;
+      expect(answers.map((a) => a.status)).toEqual(Array(9).fill(200));
+      // Nine calls through three slots take at least three service times, however fast they arrive.
+      expect(elapsed).toBeGreaterThanOrEqual(3 * latencyMs - 5);
+      const s = await serving();
+      expect(s.maxInService).toBeLessThanOrEqual(3);
+      expect(s).toMatchObject({ slots: 3, inService: 0, queued: 0, served: 9 });
+      expect(s.byModel['gpt-4o-mini']).toMatchObject({ served: 9 });
+      // The headers say how long each call waited; the counters add the same waits up.
+      const waits = answers.map((a) => Number(a.headers.get('x-sim-queued-ms')));
+      expect(waits.every((w) => Number.isFinite(w) && w >= 0)).toBe(true);
+      expect(s.queueMsTotal).toBe(waits.reduce((x, y) => x + y, 0));
+      expect(s.queueMsMax).toBe(Math.max(...waits));
+      // A call can be queued and served within the same millisecond: it waited, for 0 ms.
+      expect(s.waited).toBeGreaterThanOrEqual(waits.filter((w) => w > 0).length);
+      expect(s.waited).toBeLessThanOrEqual(9);
+    } finally {
+      sim.configure({ servingSlots: 0, latencyMs: 5 });
+    }
+  });
+
+  it('latencyPerInFlightMs lengthens a call by the calls served beside it', async () => {
+    sim.configure({ servingSlots: 4, latencyMs: 10, latencyPerInFlightMs: 40 });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, async (_, i) => {
+          const t0 = performance.now();
+          const a = await call('/v1/chat/completions', chat(`p${i}`), rec('bper', `r${i}`));
+          return { a, ms: performance.now() - t0 };
+        }),
+      );
+      for (const { a, ms } of answers) {
+        expect(a.status).toBe(200);
+        const beside = Number(a.headers.get('x-sim-served-beside'));
+        expect(beside).toBeGreaterThanOrEqual(0);
+        expect(beside).toBeLessThanOrEqual(3);
+        expect(ms).toBeGreaterThanOrEqual(10 + 40 * beside - 5);
+      }
+    } finally {
+      sim.configure({ servingSlots: 0, latencyMs: 5, latencyPerInFlightMs: 0 });
+    }
+  });
+
+  it('a client that gives up while queued leaves the queue; faults and 400s take no slot', async () => {
+    sim.configure({ servingSlots: 1, latencyMs: 300 });
+    try {
+      sim.reset();
+      const first = call('/v1/chat/completions', chat('holder'), rec('bq', 'r1'));
+      const ac = new AbortController();
+      const quitter = call('/v1/chat/completions', chat('quitter'), rec('bq', 'r2'), { signal: ac.signal });
+      setTimeout(() => ac.abort(), 50);
+      await expect(quitter).rejects.toThrow();
+      // A scripted fault and a bad request are answered by the gateway, not by the model.
+      const [fault, bad] = await Promise.all([
+        call('/v1/chat/completions', chat('#sim:500'), rec('bq', 'r3')),
+        call('/v1/chat/completions', { model: 'gpt-4o-mini' }, rec('bq', 'r4')),
+      ]);
+      expect([fault.status, bad.status]).toEqual([500, 400]);
+      expect(fault.headers.get('x-sim-queued-ms')).toBeNull();
+      expect((await first).status).toBe(200);
+      await sleep(20);
+      const s = await serving();
+      expect(s).toMatchObject({ inService: 0, queued: 0 });
+      // Only the holder was served: the quitter never got the slot, the fault and the 400 never asked.
+      expect(s.served).toBe(1);
+      // The next call finds the slot free.
+      const next = await call('/v1/chat/completions', chat('next'), rec('bq', 'r5'));
+      expect(next.headers.get('x-sim-queued-ms')).toBe('0');
+    } finally {
+      sim.configure({ servingSlots: 0, latencyMs: 5 });
+    }
+  });
+});

@@ -31,6 +31,19 @@ export const simulatorOptionsSchema = z.object({
    * once, with Retry-After until the next call would pass. 0 turns it off.
    */
   rateLimitRpm: ms.default(0),
+  /**
+   * Serving capacity per model, like a model server's batch slots: at most this many calls of a
+   * model are served at once, later ones wait in a FIFO queue (no 429: they are slow, not
+   * refused). A call's latency starts when it gets a slot. Only calls the model would answer
+   * queue; throttled calls, auth and validation errors and scripted or rate-based faults do
+   * not. 0 (the default) turns it off: every call is served at once.
+   */
+  servingSlots: z.number().int().min(0).default(0),
+  /**
+   * With `servingSlots`: extra service time per call already being served when a call gets its
+   * slot (a model server's step time grows with its batch), e.g. 2 → +126 ms with 63 others.
+   */
+  latencyPerInFlightMs: ms.default(0),
 });
 
 export type SimulatorOptions = z.infer<typeof simulatorOptionsSchema>;
@@ -53,6 +66,8 @@ export const simulatorPatchSchema = z
     requiredApiKey: z.string().min(1).nullable(),
     rateLimitConcurrency: z.number().int().min(0),
     rateLimitRpm: ms,
+    servingSlots: z.number().int().min(0),
+    latencyPerInFlightMs: ms,
   })
   .partial()
   .strict();
@@ -96,5 +111,7 @@ export function simulatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Si
     requiredApiKey: envString(env, 'SIM_REQUIRED_API_KEY'),
     rateLimitConcurrency: envNumber(env, 'SIM_RATE_LIMIT_CONCURRENCY'),
     rateLimitRpm: envNumber(env, 'SIM_RATE_LIMIT_RPM'),
+    servingSlots: envNumber(env, 'SIM_SERVING_SLOTS'),
+    latencyPerInFlightMs: envNumber(env, 'SIM_LATENCY_PER_IN_FLIGHT_MS'),
   });
 }

@@ -1,6 +1,7 @@
 /**
- * OpenAI-compatible gateway simulator: deterministic bodies, configurable latency, scripted and
- * rate-based faults, and counters that tests read over HTTP. Built for throughput: no logging, no
+ * OpenAI-compatible gateway simulator: deterministic bodies, configurable latency, an optional
+ * serving capacity (slots and a FIFO queue, serving.ts), scripted and rate-based faults, and
+ * counters that tests read over HTTP. Built for throughput: no logging, no
  * schema work on the hot path, one timer per call that is cleared if the client goes away.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
@@ -38,9 +39,11 @@ import {
 } from './responses';
 import { StatsStore, type BatchStats, type SimulatorStats } from './stats';
 import { Throttle } from './throttle';
+import { ServingPool, type Ticket } from './serving';
 
 export type { SimulatorOptions, SimulatorPatch, SimulatorSettings } from './config';
 export type { BatchStats, InFlightCounters, SimulatorStats } from './stats';
+export type { ServingCounters, ServingSnapshot } from './serving';
 export { NO_BATCH_ID } from './stats';
 
 export interface Simulator {
@@ -136,6 +139,8 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
   let store = new StatsStore();
   let seq = 0;
   const throttle = new Throttle();
+  const serving = new ServingPool(settings);
+  const snapshot = (): SimulatorStats => ({ ...store.snapshot(), serving: serving.snapshot() });
 
   const app = Fastify({
     logger: false,
@@ -258,11 +263,16 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     }
 
     let timer: NodeJS.Timeout | undefined;
+    // Set while the call holds a serving slot or waits for one (servingSlots > 0).
+    let ticket: Ticket | undefined;
+    let queuedFor = 0;
+    let servedBeside = 0;
     const res = reply.raw;
     const finish = (outcome: string): void => {
       if (call.finished) return;
       call.finish(outcome);
       if (admitted !== undefined) throttle.leave(admitted);
+      if (ticket !== undefined) serving.leave(ticket);
     };
     // Fires after the answer is written or when the client disconnects first: either way the timer
     // must not outlive the call, and the call must leave the in-flight counts exactly once.
@@ -284,13 +294,26 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
       // `#sim:flag` on any answered request: the gateway's `action: flag` policy hit, reported
       // the way governed gateways do, in a response header (the answer itself is delivered).
       if (markers.flag && status === 200) reply.header('x-governance-action', 'flag');
+      // What the serving-capacity model did with this call, for tests and the benchmark.
+      if (ticket !== undefined) {
+        reply.header('x-sim-queued-ms', String(queuedFor));
+        reply.header('x-sim-served-beside', String(servedBeside));
+      }
       if (status === 429) {
         reply.header('retry-after', String(retryAfterS));
         reply.header('retry-after-ms', String(Math.round(retryAfterS * 1000)));
       }
       void reply.code(status).send(payload);
     };
-    timer = setTimeout(answer, delay);
+    if (s.servingSlots > 0 && fault?.kind === 'ok' && admitted !== undefined) {
+      // The model answers this one: its latency runs once it has a slot.
+      ticket = serving.enter(admitted, (others, queuedMs) => {
+        if (call.finished) return;
+        queuedFor = queuedMs;
+        servedBeside = others;
+        timer = setTimeout(answer, delay + others * s.latencyPerInFlightMs);
+      });
+    } else timer = setTimeout(answer, delay);
   }
 
   for (const ep of ENDPOINTS) {
@@ -314,7 +337,7 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
 
   // ---- control plane: read by tests and the benchmark, never part of the OpenAI surface ----
   app.get('/_sim/health', async () => ({ ok: true }));
-  app.get('/_sim/stats', async () => store.snapshot());
+  app.get('/_sim/stats', async () => snapshot());
   app.get('/_sim/batches', async () => {
     // Batch ids come from request headers: own keys (fromEntries), never Object.prototype's.
     return Object.fromEntries(
@@ -360,7 +383,9 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     if (typeof parsed === 'string')
       return reply.code(400).send(errorBody(parsed, 'invalid_request_error', null));
     try {
-      return publicSettings(applyPatch(settings, parsed));
+      const next = publicSettings(applyPatch(settings, parsed));
+      serving.pumpAll();
+      return next;
     } catch (err) {
       const message =
         err instanceof ZodError
@@ -373,6 +398,7 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
   // Calls still in flight keep references to the old store, so their late finishes cannot skew the new one.
   function reset(): void {
     store = new StatsStore();
+    serving.resetCounters();
   }
 
   await app.listen({ port: options.port, host: options.host });
@@ -384,11 +410,15 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     close: async () => {
       await app.close();
     },
-    stats: () => store.snapshot(),
+    stats: snapshot,
     batch: (batchId) => store.batch(batchId),
     records: (batchId) => store.records(batchId),
     reset,
-    configure: (patch) => ({ ...applyPatch(settings, patch) }),
+    configure: (patch) => {
+      const next = { ...applyPatch(settings, patch) };
+      serving.pumpAll();
+      return next;
+    },
     settings: () => ({ ...settings }),
   };
 }

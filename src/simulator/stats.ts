@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ServingSnapshot } from './serving';
 
 /** Calls that arrive without an X-Batch-Id header are counted under this batch id. */
 export const NO_BATCH_ID = '-';
@@ -20,6 +21,8 @@ export interface SimulatorStats extends InFlightCounters {
   byEndpoint: Record<string, number>;
   /** Number of distinct batch ids seen (including NO_BATCH_ID). */
   batches: number;
+  /** The serving-capacity model's slots and queue (servingSlots; all zeros while it is off). */
+  serving: ServingSnapshot;
 }
 
 /** JSON of GET /_sim/batches/<batchId>. */
@@ -168,7 +171,8 @@ export class StatsStore {
     bump(this.byStatus, status);
   }
 
-  snapshot(): SimulatorStats {
+  /** Everything but `serving`, which the server's ServingPool adds. */
+  snapshot(): Omit<SimulatorStats, 'serving'> {
     // Object.fromEntries defines own keys: a model named `__proto__` is listed, not swallowed.
     const byModel: Record<string, InFlightCounters> = Object.fromEntries(
       [...this.byModel].map(([model, c]) => [
