@@ -2,23 +2,32 @@
 // Temporal) against a plain semaphore-around-fetch client, on the same simulator.
 // Flags: --n 20000 --latency 200 --concurrency 200 [--pad BYTES] [--no-plain] (one custom run);
 // none (the two reference regimes); --scaling (durable path at N = 1k, 10k, 100k); --reads (read and
-// list latency with 10,000 batches: bench/reads.ts, flags --batches --ran --pollers --poll-ms --seconds).
+// list latency with 10,000 batches: bench/reads.ts, flags --batches --ran --pollers --poll-ms --seconds);
+// --interference (interactive latency beside a large batch: bench/interference.ts, its own flags).
 // One JSON line per run.
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
-import { startDevServer } from '../src/temporal/dev-server';
 import { freePort } from '../test/harness/ports';
 import { runReads } from './reads';
-import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
+import { runInterference } from './interference';
+import { type Proc } from '../test/harness/processes';
+import {
+  sleep,
+  spawnSimulator,
+  spawnWorkerAndApi,
+  startBenchTemporal,
+  stackEnv,
+  waitForBatch,
+  writeInput,
+} from './stack';
 
 const ROOT = resolve(__dirname, '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Regime {
   name: string;
@@ -27,27 +36,6 @@ interface Regime {
   concurrency: number;
   /** Extra bytes of prompt per line, to reach a given input size (e.g. ≥ 500 MB for 1M lines). */
   padBytes?: number;
-}
-
-async function writeInput(path: string, n: number, padBytes = 0): Promise<void> {
-  const out = createWriteStream(path);
-  const pad = 'x'.repeat(padBytes);
-  for (let i = 0; i < n; i++) {
-    const line = {
-      custom_id: `r-${i}`,
-      method: 'POST',
-      url: '/v1/chat/completions',
-      body: {
-        model: 'gpt-4o-mini',
-        messages: [
-          { role: 'user', content: `Classify item ${i}: the quick brown fox jumps over the lazy dog.${pad}` },
-        ],
-      },
-    };
-    if (!out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
 }
 
 /** Peak resident set (VmHWM) of a process, in MB. */
@@ -60,15 +48,12 @@ function peakRssMb(pid: number | undefined): number | null {
 async function runBatch(openai: OpenAI, path: string, n: number): Promise<void> {
   await writeInput(path, n);
   const file = await openai.files.create({ file: createReadStream(path), purpose: 'batch' });
-  let b = await openai.batches.create({
+  const created = await openai.batches.create({
     input_file_id: file.id,
     endpoint: '/v1/chat/completions',
     completion_window: '24h',
   });
-  while (!['completed', 'failed', 'expired', 'cancelled'].includes(b.status)) {
-    await sleep(50);
-    b = await openai.batches.retrieve(b.id);
-  }
+  const b = await waitForBatch(openai, created.id, 50);
   if (b.status !== 'completed') throw new Error(`warm-up batch ended ${b.status}`);
 }
 
@@ -93,47 +78,19 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
   const dir = mkdtempSync(join(tmpdir(), 'batchgw-bench-'));
   const procs: Proc[] = [];
   const [tPort, apiPort, simPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const temporal = await startDevServer({
-    port: tPort,
-    uiPort: 0,
-    headless: true,
-    namespace: 'default',
-    dbFile: join(dir, 'temporal.db'),
-  });
+  const temporal = await startBenchTemporal(dir, tPort);
   try {
     const simUrl = `http://127.0.0.1:${simPort}`;
-    procs.push(
-      await spawnEntry(
-        'simulator',
-        'src/simulator/main.ts',
-        { SIM_PORT: String(simPort), SIM_LATENCY_MS: String(r.latencyMs) },
-        /listening/,
-      ),
-    );
-    const env = {
-      TEMPORAL_ADDRESS: temporal.address,
-      DATA_DIR: dir,
-      GATEWAY_URL: simUrl,
-      PORT: String(apiPort),
-      GLOBAL_CONCURRENCY: String(r.concurrency),
-      MODEL_CONCURRENCY: String(r.concurrency),
-      MAX_REQUESTS_PER_BATCH: String(Math.max(r.n, 50_000)),
-      MAX_UPLOAD_BYTES: String(4 * 1024 ** 3),
-      LOG_LEVEL: 'warn',
-    };
-    // BENCH_PROFILE_DIR=<dir> writes V8 CPU profiles of the worker and the API (see BENCHMARKS.md).
-    const profile = process.env.BENCH_PROFILE_DIR
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-      : [];
-    // The worker runs with the same V8 flags as `npm run worker` (WORKER_NODE_FLAGS).
-    const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? WORKER_NODE_FLAGS.join(' '))
-      .split(' ')
-      .filter(Boolean);
-    const worker = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/, [
-      ...workerFlags,
-      ...profile,
-    ]);
-    const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/, profile);
+    procs.push(await spawnSimulator(simPort, { SIM_LATENCY_MS: String(r.latencyMs) }));
+    const env = stackEnv({
+      temporalAddress: temporal.address,
+      dir,
+      gatewayUrl: simUrl,
+      apiPort,
+      concurrency: r.concurrency,
+      n: r.n,
+    });
+    const { worker, api } = await spawnWorkerAndApi(env);
     procs.push(worker, api);
     const input = join(dir, 'input.jsonl');
     await writeInput(input, r.n, r.padBytes);
@@ -162,11 +119,7 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
         else await sleep(5);
       }
     })();
-    let b = batch;
-    while (!['completed', 'failed', 'expired', 'cancelled'].includes(b.status)) {
-      await sleep(100);
-      b = await openai.batches.retrieve(batch.id);
-    }
+    const b = await waitForBatch(openai, batch.id, 100);
     if (b.status !== 'completed' || b.request_counts?.completed !== r.n)
       throw new Error(`batch ended ${b.status}: ${JSON.stringify(b.request_counts)}`);
     const content = await openai.files.content(b.output_file_id!);
@@ -226,8 +179,15 @@ async function main() {
       pollers: { type: 'string' },
       'poll-ms': { type: 'string' },
       seconds: { type: 'string' },
+      interference: { type: 'boolean', default: false },
     },
+    // --interference takes flags of its own (bench/interference.ts reads them).
+    strict: !process.argv.includes('--interference'),
   });
+  if (values.interference) {
+    await runInterference(process.argv.slice(2).filter((a) => a !== '--interference'));
+    return;
+  }
   if (values.reads) {
     const result = await runReads({
       batches: Number(values.batches ?? 10_000),
