@@ -69,6 +69,41 @@ else
   echo "Go not found: cannot build versitygw, so the S3 tests will fail (install Go, or set VERSITYGW_PATH)" >&2
 fi
 
+# The Temporal server itself (MIT) and its SQL schema tool, for the cluster tests on PostgreSQL
+# (test/harness/temporal-cluster.ts): built once with go install into a versioned cache folder;
+# the schemas come from the Go module cache. PostgreSQL from the distribution when initdb/pg_ctl
+# are missing. Only the cluster tests need them, so a failure here warns instead of stopping.
+TEMPORAL_SERVER_VERSION="1.29.1"
+SERVER_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/temporal-batch-gateway/temporal-server-$TEMPORAL_SERVER_VERSION/bin"
+if [ -x "$SERVER_BIN/server" ] && [ -x "$SERVER_BIN/sql" ]; then
+  echo "temporal server: $SERVER_BIN/server (v$TEMPORAL_SERVER_VERSION)"
+elif command -v go >/dev/null 2>&1; then
+  echo "building the temporal server v$TEMPORAL_SERVER_VERSION and its sql tool with go install (about 3 minutes, once)…"
+  if GOBIN="$SERVER_BIN" GOFLAGS=-buildvcs=false go install \
+    "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" \
+    "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"; then
+    echo "temporal server: $SERVER_BIN/server (v$TEMPORAL_SERVER_VERSION)"
+  else
+    echo "go install of the temporal server failed: the cluster tests will fail until npm run setup succeeds" >&2
+  fi
+else
+  echo "Go not found: cannot build the temporal server, so the cluster tests will fail" >&2
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing PostgreSQL (apt-get install postgresql)…"
+    # No cluster is wanted from the package: the tests initdb their own.
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >/dev/null; then
+      echo "apt-get install postgresql failed: the cluster tests will fail" >&2
+    fi
+  else
+    echo "PostgreSQL not found (initdb, pg_ctl): the cluster tests will fail until it is installed (apt-get install postgresql)" >&2
+  fi
+fi
+if pg="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)" && [ -n "$pg" ]; then
+  echo "PostgreSQL: $pg ($("$pg/postgres" --version))"
+fi
+
 if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then link "$TEMPORAL_CLI_PATH"; exit 0; fi
 if command -v temporal >/dev/null 2>&1; then link "$(command -v temporal)"; exit 0; fi
 if [ -x "$CACHE_BIN/temporal" ]; then link "$CACHE_BIN/temporal"; exit 0; fi

@@ -63,6 +63,22 @@ export const ConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
+  // Connecting to any Temporal (src/temporal/connection.ts); the temporal CLI reads the same names.
+  /** TLS to Temporal with the system's root CAs; implied by any TEMPORAL_TLS_* setting or TEMPORAL_API_KEY; false refuses it. */
+  TEMPORAL_TLS: z
+    .enum(['true', 'false', '1', '0', 'on', 'off'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'on')),
+  /** Client certificate (PEM file) for mTLS; needs TEMPORAL_TLS_KEY. */
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  /** Private key (PEM file) of TEMPORAL_TLS_CERT. */
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  /** Root CA (PEM file) that signed the server's certificate; unset: the system's roots. */
+  TEMPORAL_TLS_CA: z.string().optional(),
+  /** Name the server's certificate must carry, when it differs from TEMPORAL_ADDRESS's host. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** API key sent as `Authorization: Bearer <key>` (Temporal Cloud); implies TLS unless TEMPORAL_TLS=false. */
+  TEMPORAL_API_KEY: z.string().optional(),
   TEMPORAL_UI_PORT: int(8233, 0),
   DATA_DIR: z.string().default('.data'),
   /** In-flight upstream requests per worker process, across all batches and models. */
@@ -203,6 +219,22 @@ export const ConfigSchema = z.object({
   AWS_ENDPOINT_URL: z.url().optional(),
   /** The bucket's region; unset: the SDK's (profile), else us-east-1 when AWS_ENDPOINT_URL is set. */
   AWS_REGION: z.string().optional(),
+  // Traces (src/observability/tracing.ts); the exporter reads OTEL_EXPORTER_OTLP_HEADERS itself.
+  /** OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318: spans go to `<url>/v1/traces`; unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** Full OTLP/HTTP traces URL, instead of OTEL_EXPORTER_OTLP_ENDPOINT's `/v1/traces`; also turns tracing on. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+  /** `service.name` of this process's spans; unset: batch-gateway-api, batch-gateway-worker or batch-gateway. */
+  OTEL_SERVICE_NAME: z.string().optional(),
+  // Metrics and logs (src/observability/).
+  /**
+   * A worker's metrics port: `/metrics` (Prometheus text: ours and the Temporal SDK's) and `/health`
+   * (200 while the worker runs) on METRICS_HOST; unset: no metrics server, no SDK exporter. The API
+   * serves `/metrics` on PORT instead.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Address the worker's metrics server binds; the SDK's own exporter stays on loopback. */
+  METRICS_HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
