@@ -14,6 +14,7 @@ import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
 import { S3ObjectStore } from '../storage/s3-store';
 import type { ObjectStore } from '../storage/object-store';
+import { temporalConnectionOptions } from '../temporal/connection';
 import { startGcSchedule } from '../temporal/gc-schedule';
 import { createBatchWorker } from '../temporal/worker';
 
@@ -47,7 +48,7 @@ export async function startApi(
   checkExposure(auth, config);
   await checkStorage(store);
   // Lazy: the API starts (and /health answers 503) even while Temporal is unreachable.
-  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  const connection = Connection.lazy(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const files = new FileRepository(store);
   const passthroughHeaders = config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase());
@@ -119,9 +120,11 @@ export async function startWorker(
   store: ObjectStore = storageFor(config),
 ) {
   await checkStorage(store);
+  // Read before bundling: a missing certificate file is one ConfigError line at once.
+  const temporal = temporalConnectionOptions(config);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const codePath = await buildWorkflowBundle(config.DATA_DIR);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporal);
   const { worker, runtime } = await createBatchWorker({
     config,
     store,

@@ -8,6 +8,7 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import type { Config } from '../config';
+import { temporalConnectionOptions } from './connection';
 import type { gcWorkflow } from '../workflows/gc';
 
 export const GC_WORKFLOW_TYPE = 'gcWorkflow';
@@ -125,7 +126,7 @@ export async function startGcSchedule(config: Config): Promise<void> {
   const opts = gcScheduleOptions(config);
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+    connection = await Connection.connect(temporalConnectionOptions(config));
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
     const { outcome } = await ensureGcSchedule(client, opts);
     console.log(gcScheduleLine(opts, outcome));
