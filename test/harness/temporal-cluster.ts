@@ -61,6 +61,8 @@ export interface TemporalCluster {
   signApiKey?: (permissions: string[], opts?: { subject?: string; expiresInS?: number }) => string;
   /** Milliseconds from the call to a namespace with its search attributes. */
   startupMs: number;
+  /** Where that time went (ms): PostgreSQL + certificates, schemas, server healthy, namespace + search attributes. */
+  phasesMs: { postgres: number; schemas: number; server: number; namespace: number };
   /** The server's last output lines (for failure messages). */
   serverLog(): string;
   close(): Promise<void>;
@@ -417,7 +419,9 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
           })
         : undefined,
     ]);
+    const tPostgres = Date.now();
     await createSchemas(tools, pgPort, password);
+    const tSchemas = Date.now();
 
     const configDir = join(root, 'config');
     mkdirSync(configDir);
@@ -544,6 +548,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
       async () => /SERVING/.test(await temporalCli(['operator', 'cluster', 'health'], env, 5_000)),
       server,
     );
+    const tServer = Date.now();
     await temporalCli(
       ['operator', 'namespace', 'create', '--namespace', namespace, '--retention', '24h'],
       env,
@@ -584,6 +589,12 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
       tls: tls && { ca: tls.ca, serverName: tls.serverName, client: tls.client },
       signApiKey: jwt?.sign,
       startupMs: Date.now() - t0,
+      phasesMs: {
+        postgres: tPostgres - t0,
+        schemas: tSchemas - tPostgres,
+        server: tServer - tSchemas,
+        namespace: Date.now() - tServer,
+      },
       serverLog: server.output,
       close,
     };
