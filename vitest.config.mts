@@ -23,6 +23,8 @@ const ON_S3 = ['test/batches-api.test.ts', 'test/cancel-expiry.test.ts', 'test/d
 const ON_S3_SOLO = ['test/chaos/direct-start-crash.test.ts'];
 /** Only meaningful on S3 (what a journaled result costs in requests). */
 const S3_ONLY = ['test/s3-journal-cost.test.ts'];
+/** The real Temporal server on PostgreSQL (test/harness/temporal-cluster.ts), several processes each. */
+const CLUSTER = ['test/cluster/**/*.test.ts'];
 
 const shared = {
   // Threads crash Temporal's native bridge; each test file gets its own process.
@@ -42,7 +44,7 @@ export default defineConfig({
           ...shared,
           name: 'suite',
           include: ['test/**/*.test.ts'],
-          exclude: [...SOLO, ...S3_ONLY],
+          exclude: [...SOLO, ...S3_ONLY, ...CLUSTER],
           fileParallelism: true,
           sequence: { groupOrder: 0 },
         },
@@ -74,6 +76,16 @@ export default defineConfig({
           env: { TEST_STORAGE: 's3' },
           fileParallelism: false,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        // One file at a time, after everything else.
+        test: {
+          ...shared,
+          name: 'cluster',
+          include: CLUSTER,
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
         },
       },
     ],
