@@ -14,7 +14,7 @@ import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
 import { S3ObjectStore } from '../storage/s3-store';
 import type { ObjectStore } from '../storage/object-store';
-import { temporalConnectionOptions } from '../temporal/connection';
+import { explainConnectError, temporalConnectionOptions } from '../temporal/connection';
 import { startGcSchedule } from '../temporal/gc-schedule';
 import { createBatchWorker } from '../temporal/worker';
 
@@ -124,7 +124,9 @@ export async function startWorker(
   const temporal = temporalConnectionOptions(config);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const codePath = await buildWorkflowBundle(config.DATA_DIR);
-  const connection = await NativeConnection.connect(temporal);
+  const connection = await NativeConnection.connect(temporal).catch((err: unknown) => {
+    throw explainConnectError(err, temporal);
+  });
   const { worker, runtime } = await createBatchWorker({
     config,
     store,

@@ -85,3 +85,58 @@ export function describeTemporalConnection(options: TemporalConnectionOptions): 
   if (options.apiKey) parts.push('API key');
   return parts.length ? `${options.address} (${parts.join(', ')})` : options.address;
 }
+
+/** What a TLS or authentication failure means for the settings, by the words the SDK's errors carry. */
+const HINTS: [RegExp, (o: TemporalConnectionOptions) => string][] = [
+  [
+    /CertificateRequired|certificate required/i,
+    () => 'the server requires a client certificate (mTLS): set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY',
+  ],
+  [
+    /UnknownIssuer|unable to get local issuer|self[- ]signed certificate/i,
+    (o) =>
+      o.tls && o.tls.serverRootCACertificate
+        ? "the server's certificate is not signed by the CA in TEMPORAL_TLS_CA"
+        : "the server's certificate is not signed by a CA this system trusts: set TEMPORAL_TLS_CA",
+  ],
+  [
+    /NotValidForName|does not match|altnames/i,
+    () =>
+      "the server's certificate does not carry this host name: set TEMPORAL_TLS_SERVER_NAME to a name it does",
+  ],
+  [
+    /BadCertificate|UnknownCA|unknown ca|bad certificate|certificate unknown/i,
+    () => 'the server refused the client certificate (TEMPORAL_TLS_CERT): not signed by a CA it trusts',
+  ],
+  [
+    /InvalidContentType|wrong version number|packet length too long|CorruptMessage/i,
+    () => 'the server does not speak TLS: unset TEMPORAL_TLS* (or set TEMPORAL_TLS=false)',
+  ],
+  [
+    /broken pipe|connection reset/i,
+    (o) =>
+      o.tls
+        ? 'the server closed the connection'
+        : 'the server closed the connection: if it expects TLS, set TEMPORAL_TLS=true (and TEMPORAL_TLS_CA)',
+  ],
+  [
+    /unauthenticated|unauthorized|permission ?denied|token is (expired|malformed|unverifiable)|signature is invalid/i,
+    (o) =>
+      o.apiKey
+        ? 'the server refused the API key (TEMPORAL_API_KEY): invalid, expired or without permission'
+        : 'the server requires authentication: set TEMPORAL_API_KEY',
+  ],
+];
+
+/**
+ * A failed first connection as one ConfigError line when the settings explain it (TLS, mTLS,
+ * server name, API key); any other error (the server is down…) is returned as it was.
+ */
+export function explainConnectError(err: unknown, options: TemporalConnectionOptions): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = HINTS.find(([pattern]) => pattern.test(message));
+  if (!hint) return err;
+  return new ConfigError(
+    `cannot connect to Temporal at ${describeTemporalConnection(options)}: ${hint[1](options)} (${message.replace(/\s+/g, ' ').slice(0, 300)})`,
+  );
+}
