@@ -227,11 +227,21 @@ async function runScenario(
       concurrency: o.uncapped,
       n: o.n,
     },
-    sc.worker,
+    {
+      // A task queue per scenario: the worker census (cluster-wide caps) never counts an earlier
+      // scenario's stopped worker as a live one sharing the caps.
+      TEMPORAL_TASK_QUEUE: `interference-${sc.name}`,
+      GC_ENABLED: 'false',
+      ...sc.worker,
+    },
   );
   const procs: Proc[] = [];
+  const t0 = performance.now();
+  const progress = (what: string) =>
+    console.error(`  ${sc.name}: ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   try {
     const { worker, api } = await spawnWorkerAndApi(env);
+    progress('worker and API up');
     procs.push(worker, api);
     const openai = new OpenAI({ baseURL: `http://127.0.0.1:${apiPort}/v1`, apiKey: 'x', maxRetries: 0 });
     const file = await openai.files.create({ file: createReadStream(ctx.input), purpose: 'batch' });
@@ -244,9 +254,16 @@ async function runScenario(
     const batchStats = () => simJson<SimBatch>(simUrl, `/_sim/batches/${encodeURIComponent(batch.id)}`);
     // The window opens once the batch has been calling the gateway for `warmup` seconds.
     while ((await batchStats()).calls === 0) {
-      if (performance.now() - tCreate > 120_000) throw new Error(`${sc.name}: the batch never called`);
+      if (performance.now() - tCreate > 120_000) {
+        const b = await openai.batches.retrieve(batch.id);
+        throw new Error(
+          `${sc.name}: the batch never called the gateway (${b.status}, ${JSON.stringify(b.errors)}); worker:\n` +
+            worker.output().slice(-3000),
+        );
+      }
       await sleep(50);
     }
+    progress('first batch call');
     await sleep(o.warmup * 1000);
 
     const before = await batchStats();
@@ -258,6 +275,7 @@ async function runScenario(
     ]);
     const windowS = (performance.now() - tOpen) / 1000;
     const after = await batchStats();
+    progress('window closed');
     const ok = (b: SimBatch) => b.byStatus['200'] ?? 0;
     const refused = (b: SimBatch) => b.byStatus['429'] ?? 0;
 
@@ -270,6 +288,7 @@ async function runScenario(
       await openai.batches.cancel(batch.id);
       b = await waitForBatch(openai, batch.id, 100);
     } else durationS = null; // finished inside the window; its duration is not measured precisely
+    progress(`batch ${b.status}`);
     return {
       ...line,
       interactive: inter,
