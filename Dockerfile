@@ -35,7 +35,7 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080
 # The API's /health (200 once Temporal answers). A worker container overrides this with its
-# metrics port: node dist/main/health-probe.js METRICS_PORT /metrics (see temporal-compose.yml).
+# metrics port: node dist/main/health-probe.js METRICS_PORT /health (see temporal-compose.yml).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "dist/main/health-probe.js", "PORT", "/health"]
 CMD ["node", "dist/main/api.js"]

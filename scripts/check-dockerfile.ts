@@ -1,22 +1,26 @@
 // Runs the Dockerfile's build stage without Docker: its COPY lines from the build context (.dockerignore
 // applied) into a scratch directory, its RUN lines there, then checks what the runtime stage copies
 // and runs exists and starts with production dependencies only. Called by scripts/check-dockerfile.sh.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { interpolate, loadCompose, parseEnvFile, ROOT } from '../test/deploy/compose-file';
 import { copyParts, dockerignore, loadDockerfile, type Step } from '../test/deploy/dockerfile';
+import { freePort } from '../test/harness/ports';
+import { startDevServer } from '../src/temporal/dev-server';
 import { readFileSync } from 'node:fs';
 
-const keep = process.argv.includes('--keep');
+const keep = process.argv.includes('--keep') || process.argv.includes('--reuse');
 const stages = loadDockerfile();
 const runtime = stages.at(-1)!;
 const fromNames = new Set(runtime.steps.map((s) => s.flags.from).filter(Boolean));
 const build = stages.find((s) => s.name && fromNames.has(s.name));
 if (!build) throw new Error('the runtime stage copies from no earlier stage');
 
-const scratch = mkdtempSync(join(tmpdir(), 'dockerfile-check-'));
+// --reuse DIR: a directory kept by an earlier --keep run; its build stage is not run again.
+const reuse = process.argv.includes('--reuse') ? process.argv[process.argv.indexOf('--reuse') + 1] : null;
+const scratch = reuse ?? mkdtempSync(join(tmpdir(), 'dockerfile-check-'));
 // Each stage's filesystem root: the image's paths (WORKDIR /app …) map under it.
 const buildRoot = join(scratch, 'build');
 const runtimeRoot = join(scratch, 'runtime');
@@ -65,7 +69,8 @@ function runStep(step: Step): boolean {
 console.log(`Build stage '${build.name}' of ${relative(ROOT, join(ROOT, 'Dockerfile'))} in ${scratch}`);
 console.log(`(image ${build.image.text}; here: node ${process.version})`);
 let built = true;
-for (const step of build.steps) {
+rmSync(runtimeRoot, { recursive: true, force: true });
+for (const step of reuse ? [] : build.steps) {
   if (step.keyword === 'WORKDIR') workdir = posix.resolve(workdir, step.text);
   else if (step.keyword === 'COPY' && !step.flags.from) copyFromContext(step);
   else if (step.keyword === 'ENV')
@@ -81,7 +86,7 @@ for (const step of build.steps) {
   } else throw new Error(`line ${step.line}: ${step.keyword} in the build stage is not simulated here`);
 }
 
-if (built) {
+async function checkRuntime() {
   console.log('\n--- the runtime stage');
   // COPY --from=build, as hard links (a real separate tree, cheap): the runtime sees only those.
   let runtimeWorkdir = '/';
@@ -161,6 +166,7 @@ if (built) {
       ok(`node ${start.args.join(' ')} → exit ${r.status}`);
     else fail(`node ${start.args.join(' ')}: exit ${r.status}, said: ${said.slice(0, 600)}`);
   }
+  await healthChecksLive(atRuntime('.'), base, runtime.steps, compose.services);
   if (existsSync(atRuntime('node_modules/typescript')))
     fail('node_modules/typescript is in the image: dev dependencies were not pruned');
   else ok('dev dependencies pruned (no node_modules/typescript in the image)');
@@ -168,10 +174,90 @@ if (built) {
   else ok('no src/ in the image: compiled code only');
 }
 
-if (keep) console.log(`\nkept ${scratch}`);
-else rmSync(scratch, { recursive: true, force: true });
-if (!built || failures > 0) {
-  console.error(`\nDockerfile check: ${built ? failures : 'build stage'} failed`);
-  process.exit(1);
+/**
+ * The image's health checks, for real: the compiled API and a worker started from the runtime tree
+ * against a Temporal dev server, probed with the very commands of the Dockerfile's HEALTHCHECK and
+ * of the compose worker service, until they answer (each process then stopped).
+ */
+async function healthChecksLive(
+  cwd: string,
+  base: Record<string, string | undefined>,
+  steps: Step[],
+  services: Record<string, { healthcheck?: { test?: string[] } }>,
+) {
+  const apiProbe = steps.find((s) => s.keyword === 'HEALTHCHECK')?.exec;
+  const workerProbe = services.worker?.healthcheck?.test?.slice(1);
+  if (!apiProbe || !workerProbe)
+    return fail('no HEALTHCHECK exec form, or no worker health check in compose');
+  const server = await startDevServer({
+    port: await freePort(),
+    uiPort: 0,
+    namespace: 'default',
+    headless: true,
+  });
+  const children: ReturnType<typeof spawn>[] = [];
+  try {
+    const common = { ...base, TEMPORAL_ADDRESS: server.address, HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+    const roles = [
+      {
+        name: 'api',
+        args: ['dist/main/api.js'],
+        env: { ...common, PORT: String(await freePort()) },
+        probe: apiProbe,
+      },
+      {
+        name: 'worker',
+        args: ['dist/main/worker.js'],
+        // A gateway that never answers: the worker's start does not depend on it.
+        env: {
+          ...common,
+          GATEWAY_URL: `http://127.0.0.1:${await freePort()}`,
+          METRICS_PORT: String(await freePort()),
+        },
+        probe: workerProbe,
+      },
+    ];
+    await Promise.all(
+      roles.map(async (role) => {
+        let output = '';
+        const child = spawn(process.execPath, role.args, { cwd, env: role.env });
+        children.push(child);
+        child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+        child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+        const [cmd, ...args] = role.probe;
+        const started = Date.now();
+        while (Date.now() - started < 90_000) {
+          if (child.exitCode !== null)
+            return fail(`${role.name} exited ${child.exitCode} before healthy: ${output.slice(-600)}`);
+          const r = spawnSync(cmd === 'node' ? process.execPath : cmd, args, {
+            cwd,
+            env: role.env,
+            encoding: 'utf8',
+          });
+          if (r.status === 0)
+            return ok(
+              `${role.name}: \`${role.probe.join(' ')}\` healthy after ${((Date.now() - started) / 1000).toFixed(1)} s (${r.stdout.trim()})`,
+            );
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        fail(`${role.name}: \`${role.probe.join(' ')}\` not healthy within 90 s: ${output.slice(-600)}`);
+      }),
+    );
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await server.stop();
+  }
 }
-console.log('\nDockerfile check: the build stage ran and the runtime stage has what it runs');
+
+async function main() {
+  if (built) await checkRuntime();
+  if (keep) console.log(`\nkept ${scratch}`);
+  else rmSync(scratch, { recursive: true, force: true });
+  if (!built || failures > 0) {
+    console.error(`\nDockerfile check: ${built ? failures : 'build stage'} failed`);
+    process.exit(1);
+  }
+  console.log('\nDockerfile check: the build stage ran and the runtime stage has what it runs');
+}
+
+void main();
