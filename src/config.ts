@@ -81,14 +81,29 @@ export const ConfigSchema = z.object({
   TEMPORAL_API_KEY: z.string().optional(),
   TEMPORAL_UI_PORT: int(8233, 0),
   DATA_DIR: z.string().default('.data'),
-  /** In-flight upstream requests per worker process, across all batches and models. */
+  // The caps and rate limits hold for the whole deployment: each worker takes its share by the
+  // number of live workers (src/temporal/worker-census.ts; README "Scaling out: cluster-wide limits").
+  /** In-flight upstream requests of the whole deployment (all workers), across all batches and models. */
   GLOBAL_CONCURRENCY: int(200, 1),
-  /** In-flight upstream requests per model per worker process. */
+  /** In-flight upstream requests per model, for the whole deployment. */
   MODEL_CONCURRENCY: int(100, 1),
   /** Per-model overrides of MODEL_CONCURRENCY, JSON: {"gpt-4o": 20}. */
   MODEL_CONCURRENCY_OVERRIDES: perModel,
-  /** Per-model rate limits per worker process, JSON: {"gpt-4o": {"rpm": 600, "tpm": 150000}}; absent = unlimited. */
+  /** Per-model rate limits of the whole deployment, JSON: {"gpt-4o": {"rpm": 600, "tpm": 150000}}; absent = unlimited. */
   MODEL_RATE_LIMITS: rateLimits,
+  /**
+   * Milliseconds between two worker censuses (DescribeTaskQueue: the live workers, hence this
+   * worker's share of the caps and rate limits); 0 turns the census off: every worker then takes the
+   * whole caps (per process, N workers allow N times).
+   */
+  WORKER_CENSUS_INTERVAL_MS: int(2000, 0),
+  /**
+   * A worker whose poller has not polled for this long counts as gone (the server lists dead
+   * pollers for 5 minutes). Must exceed the server's long-poll expiry (matching.longPollExpirationInterval,
+   * 60 s by default), after which an idle worker polls again; it is also how long the others take to
+   * take back the share of a worker that died.
+   */
+  WORKER_CENSUS_STALE_MS: int(70_000, 1000),
   /** Adaptive per-model concurrency (AIMD) below the configured caps, driven by 429/5xx answers. */
   ADAPTIVE_CONCURRENCY: bool(true),
   /** Factor applied to a model's concurrency when a window's answers show congestion. */

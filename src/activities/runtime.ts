@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import { modelConcurrency } from '../config';
 import { GatewayClient } from '../gateway/client';
 import type { BatchOptions } from '../domain/batch-state';
+import { ALONE, capShare, sameShare, type WorkerShare } from '../gateway/cluster-share';
 import { FairShareSemaphore, type TenantQueue } from '../gateway/fair-share';
 import { PrioritySemaphore } from '../gateway/limiter';
 import { ModelCapacity } from '../gateway/model-capacity';
@@ -43,15 +44,19 @@ export interface ChunkCapacity {
 }
 
 /**
- * Upstream capacity of this worker process: one global cap, and per model a cap that adapts to the
- * gateway's 429/5xx answers plus optional requests/tokens-per-minute limits. Both are shared
- * between tenants in proportion to their weights (FairShareSemaphore), and each tenant may have a
- * cap of its own on its requests in flight. All of it is per process: N workers allow N times.
+ * Upstream capacity of this worker process: its share of the deployment's global cap, and per model
+ * its share of the model's cap (which adapts to the gateway's 429/5xx answers below the share) and
+ * of the optional requests/tokens-per-minute limits. The shares follow the number of live workers
+ * (`setWorkerShare`, from worker-census.ts), so the caps and limits hold for the whole deployment.
+ * Within its share, a process divides the slots between tenants in proportion to their weights
+ * (FairShareSemaphore), and each tenant may have a cap of its own on its requests in flight in this
+ * process (`max_in_flight`): fair sharing and tenant caps stay per process.
  */
 export class ConcurrencyLimits {
   readonly global: FairShareSemaphore;
   private readonly perModel = new Map<string, ModelCapacity>();
   private readonly tenantCaps = new Map<string, { slots: PrioritySemaphore; users: number }>();
+  private worker: WorkerShare = ALONE;
 
   constructor(private readonly config: LimitsConfig) {
     this.global = new FairShareSemaphore(config.GLOBAL_CONCURRENCY);
@@ -59,6 +64,22 @@ export class ConcurrencyLimits {
     if ([...config.MODEL_RATE_LIMITS.values()].some((l) => l.tpm !== undefined)) {
       loadTokenizer().catch(() => undefined);
     }
+  }
+
+  /** This process's place in the deployment (live workers, its rank, warming up). */
+  get workerShare(): WorkerShare {
+    return this.worker;
+  }
+
+  /**
+   * Resizes every cap and rate limit to this process's share. A smaller limit takes no slot away:
+   * holders finish their request and give their slot back (at most one request latency over).
+   */
+  setWorkerShare(share: WorkerShare): void {
+    if (sameShare(share, this.worker)) return;
+    this.worker = share;
+    this.global.setLimit(capShare(this.config.GLOBAL_CONCURRENCY, share));
+    for (const capacity of this.perModel.values()) capacity.setWorkerShare(share);
   }
 
   model(name: string): ModelCapacity {
@@ -73,7 +94,13 @@ export class ConcurrencyLimits {
             tolerance: c.AIMD_TOLERANCE,
           }
         : null;
-      capacity = new ModelCapacity(modelConcurrency(c, name), aimd, c.MODEL_RATE_LIMITS.get(name));
+      capacity = new ModelCapacity(
+        modelConcurrency(c, name),
+        aimd,
+        c.MODEL_RATE_LIMITS.get(name),
+        undefined,
+        this.worker,
+      );
       this.perModel.set(name, capacity);
     }
     return capacity;

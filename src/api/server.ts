@@ -8,6 +8,8 @@ import Fastify, {
 import { ApiError } from '../domain/api-error';
 import { clip } from '../domain/clip';
 import { newApiRequestId } from '../ids';
+import { activeTracing, traceFields } from '../observability/tracing';
+import { registerHttpTracing } from '../observability/tracing-http';
 import type { FileRepository } from '../storage/file-repository';
 import type { ObjectStore } from '../storage/object-store';
 import type { SecretBox } from '../security/secret-box';
@@ -49,7 +51,8 @@ function answerFrameworkError(err: FastifyError, req: FastifyRequest, reply: Fas
 /** The OpenAI-compatible HTTP façade. Stateless: files go to storage, batches to Temporal. */
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: deps.logLevel ?? 'info' },
+    // With tracing on, every line logged within a request carries its trace_id and span_id.
+    logger: { level: deps.logLevel ?? 'info', ...(activeTracing() ? { mixin: traceFields } : {}) },
     bodyLimit: 10 * 1024 * 1024,
     // OpenAI's clients expose `x-request-id` (`_request_id`, `request_id` on errors).
     genReqId: () => newApiRequestId(),
@@ -57,6 +60,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     // characters) get OpenAI's error shape too: a too-long id names nothing we have, so 404.
     frameworkErrors: answerFrameworkError,
   });
+  // First, so every later hook and handler runs inside the request's span.
+  if (activeTracing()) registerHttpTracing(app);
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });

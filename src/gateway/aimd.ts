@@ -13,7 +13,7 @@
  * 429s from the requests in flight cuts once, not once per 429, and isolated 5xx never cut.
  */
 export interface AimdOptions {
-  /** The configured cap: the limit starts there and never rises above it. */
+  /** The cap (this worker's share of it): the limit starts there and never rises above it. */
   max: number;
   /** Factor applied to the limit on a cut, in (0, 1). */
   decrease: number;
@@ -35,12 +35,28 @@ export class AimdController {
   private answers = 0;
   private failed = 0;
 
+  private max: number;
+
   constructor(
     private readonly opts: AimdOptions,
     now: number,
   ) {
+    this.max = opts.max;
     this.value = opts.max;
     this.windowStart = now;
+  }
+
+  /**
+   * A new ceiling (the worker's share of the cap changed). A limit at the old ceiling (no
+   * congestion seen) moves to the new one; a limit cut below it stays where it is, within the new
+   * ceiling, and regrows from there. Returns true when `limit` changed.
+   */
+  setMax(max: number): boolean {
+    const before = Math.floor(this.value);
+    const m = Math.max(1, max);
+    this.value = this.value >= this.max ? m : Math.min(this.value, m);
+    this.max = m;
+    return Math.floor(this.value) !== before;
   }
 
   /** The concurrency allowed now: an integer in [1, max]. */
@@ -61,8 +77,8 @@ export class AimdController {
     }
     this.answers++;
     if (signal === 'failed') this.failed++;
-    else if (this.value < this.opts.max) {
-      this.value = Math.min(this.opts.max, this.value + this.opts.increase / before);
+    else if (this.value < this.max) {
+      this.value = Math.min(this.max, this.value + this.opts.increase / before);
     }
     if (this.failed >= before || (now - this.windowStart >= this.opts.windowMs && this.answers >= before)) {
       if (this.failed > this.opts.tolerance * this.answers) this.cut(now);

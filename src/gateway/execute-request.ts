@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GatewayClient } from './client';
 import { TransportError } from './client';
+import { activeTracing } from '../observability/tracing';
+import { tracedGatewayPost } from '../observability/tracing-gateway';
 import type { BackoffPolicy, StatusClass } from './retry';
 import { backoffDelay, classifyStatus, parseRetryAfter, retryDelay } from './retry';
 
@@ -41,6 +43,8 @@ export interface ExecuteOptions {
    * capacity back while waiting and take it again before the retry. A rejection ends as `aborted`.
    */
   retryWait?: (ms: number) => Promise<void>;
+  /** For the attempt's span when tracing is on (never sent upstream by this option). */
+  trace?: { model: string; batchId: string };
 }
 
 const header = (h: Record<string, string | string[] | undefined>, name: string): string | null => {
@@ -64,7 +68,10 @@ export async function executeRequest(
     let wait: number;
     const sentAt = opts.onAttempt ? performance.now() : 0;
     try {
-      const res = await client.post(path, body, opts.headers, opts.tenant);
+      // With tracing on, each attempt is a span and sends its `traceparent`; off, no work at all.
+      const res = await (activeTracing()
+        ? tracedGatewayPost(client, path, body, opts.headers, opts.tenant, { ...opts.trace, attempt })
+        : client.post(path, body, opts.headers, opts.tenant));
       opts.onAttempt?.(res.status, sentAt);
       const statusClass = classifyStatus(res.status);
       wait =

@@ -17,29 +17,44 @@ export interface RateLimits {
 }
 
 class Bucket {
-  private level: number;
+  private level = 0;
   private last: number;
-  private readonly perMs: number;
-  readonly capacity: number;
+  private perMs = 0;
+  private capacity = 1;
 
   constructor(perMinute: number, now: number) {
-    this.perMs = perMinute / 60_000;
-    this.capacity = Math.max(1, perMinute / 60);
-    this.level = this.capacity;
     this.last = now;
+    this.setRate(perMinute);
+    this.level = this.capacity;
   }
 
-  /** Milliseconds until `amount` may be taken (0: now). */
+  /**
+   * A new rate (this worker's share changed): refills at the new pace from now on; the level is
+   * kept (clamped to the new capacity), so a debt is still paid. 0 pauses: only what is left goes.
+   */
+  setRate(perMinute: number, now?: number): void {
+    if (now !== undefined) this.refill(now);
+    this.perMs = perMinute / 60_000;
+    this.capacity = Math.max(1, perMinute / 60);
+    this.level = Math.min(this.level, this.capacity);
+  }
+
+  /** Milliseconds until `amount` may be taken (0: now; Infinity: paused and short). */
   waitFor(amount: number, now: number): number {
-    this.level = Math.min(this.capacity, this.level + (now - this.last) * this.perMs);
-    this.last = now;
+    this.refill(now);
     const need = Math.min(amount, this.capacity);
-    return this.level >= need ? 0 : (need - this.level) / this.perMs;
+    if (this.level >= need) return 0;
+    return this.perMs > 0 ? (need - this.level) / this.perMs : Infinity;
   }
 
   /** Negative amounts give back; the level may go below zero (debt) but never above capacity. */
   take(amount: number): void {
     this.level = Math.min(this.capacity, this.level - amount);
+  }
+
+  private refill(now: number): void {
+    this.level = Math.min(this.capacity, this.level + (now - this.last) * this.perMs);
+    this.last = now;
   }
 }
 
@@ -63,8 +78,8 @@ export class RateLimiter {
     private readonly now: () => number = () => performance.now(),
   ) {
     const t = now();
-    this.requests = limits.rpm ? new Bucket(limits.rpm, t) : null;
-    this.tokens = limits.tpm ? new Bucket(limits.tpm, t) : null;
+    this.requests = limits.rpm !== undefined ? new Bucket(limits.rpm, t) : null;
+    this.tokens = limits.tpm !== undefined ? new Bucket(limits.tpm, t) : null;
   }
 
   /** True when a tokens-per-minute limit is set: only then must callers estimate tokens. */
@@ -74,6 +89,17 @@ export class RateLimiter {
 
   get waiting(): number {
     return this.queue.length;
+  }
+
+  /**
+   * New limits for the buckets this limiter was made with (this worker's share of the deployment's
+   * limits changed); 0 pauses a bucket until the next change. Waiters are served at the new pace.
+   */
+  setLimits(limits: RateLimits): void {
+    const t = this.now();
+    if (this.requests && limits.rpm !== undefined) this.requests.setRate(limits.rpm, t);
+    if (this.tokens && limits.tpm !== undefined) this.tokens.setRate(limits.tpm, t);
+    if (this.queue.length > 0) this.pump();
   }
 
   /** Takes one request and `tokens` tokens if both are available now, without waiting. */
@@ -134,7 +160,8 @@ export class RateLimiter {
       const head = this.queue[0];
       const wait = this.waitFor(head.tokens);
       if (wait > 0) {
-        this.timer = setTimeout(() => this.pump(), Math.ceil(wait));
+        // Paused (a share of 0): setLimits pumps again once there is a rate.
+        if (Number.isFinite(wait)) this.timer = setTimeout(() => this.pump(), Math.ceil(wait));
         return;
       }
       this.queue.shift();

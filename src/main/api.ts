@@ -1,13 +1,20 @@
 // `npm run api`: the HTTP façade alone, connecting to TEMPORAL_ADDRESS.
 import { ConfigError, loadConfigOrExit } from '../config';
+import { startTracing } from '../observability/tracing';
 import { startApi } from './services';
 
 async function main() {
   const config = loadConfigOrExit();
+  // Before the server and its Temporal client are built: they take their tracing hooks at creation.
+  const tracing = startTracing('batch-gateway-api', config);
   const api = await startApi(config);
   console.log(`batch gateway API listening on ${api.url}/v1 (Temporal at ${config.TEMPORAL_ADDRESS})`);
   console.log(`authentication: ${api.authLine}`);
-  const stop = () => void api.close().then(() => process.exit(0));
+  const stop = () =>
+    void api
+      .close()
+      .then(() => tracing?.shutdown())
+      .then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -5,11 +5,14 @@ import { checkAuthConfig } from '../api/auth/authenticate';
 import { ConfigError, loadConfigOrExit } from '../config';
 import { probeGateway } from '../gateway/probe';
 import { startSimulator } from '../simulator/server';
+import { startTracing } from '../observability/tracing';
 import { startDevServer } from '../temporal/dev-server';
 import { portOf, startApi, startWorker, storageFor } from './services';
 
 async function main() {
   const config = loadConfigOrExit();
+  // Before the worker and the API are built: they take their tracing hooks at creation.
+  const tracing = startTracing('batch-gateway', config);
   // Before anything starts: contradicting auth settings, a bad keys file, an exposed HOST without auth.
   await checkAuthConfig(config);
   const store = storageFor(config);
@@ -71,6 +74,7 @@ async function main() {
     await worker.close();
     await simulator?.close();
     await temporal.stop();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

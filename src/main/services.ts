@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authenticate';
 import { BatchService } from '../api/batch-service';
 import { buildApiServer } from '../api/server';
+import { tracingClientInterceptors } from '../observability/tracing-temporal';
 import type { Config } from '../config';
 import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
@@ -49,7 +50,12 @@ export async function startApi(
   await checkStorage(store);
   // Lazy: the API starts (and /health answers 503) even while Temporal is unreachable.
   const connection = Connection.lazy(temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // With tracing on, a workflow start or signal carries the HTTP request's trace.
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: tracingClientInterceptors(),
+  });
   const files = new FileRepository(store);
   const passthroughHeaders = config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase());
   const app = await buildApiServer({

@@ -1,10 +1,13 @@
 // `npm run worker`: a worker process, connecting to TEMPORAL_ADDRESS. Run as many as you like.
 import { ConfigError, loadConfigOrExit } from '../config';
 import { probeGateway } from '../gateway/probe';
+import { startTracing } from '../observability/tracing';
 import { startWorker } from './services';
 
 async function main() {
   const config = loadConfigOrExit();
+  // Before the worker is built: it takes its tracing interceptors and sink at creation.
+  const tracing = startTracing('batch-gateway-worker', config);
   if (!config.GATEWAY_URL) {
     console.error(
       'GATEWAY_URL is required for a standalone worker (npm start runs the bundled simulator for you).',
@@ -22,6 +25,7 @@ async function main() {
   );
   await worker.running;
   await worker.runtime.gateway.close();
+  await tracing?.shutdown();
 }
 
 main().catch((err) => {

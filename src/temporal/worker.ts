@@ -3,7 +3,9 @@ import { createActivities } from '../activities';
 import { createActivityRuntime, type ActivityRuntime } from '../activities/runtime';
 import type { Config } from '../config';
 import { batchesServiceHandler } from '../nexus/batches-handler';
+import { tracingWorkerOptions } from '../observability/tracing-temporal';
 import type { ObjectStore } from '../storage/object-store';
+import { WORKFLOW_INTERCEPTOR_MODULES } from './workflow-interceptors';
 
 export interface BatchWorkerOptions {
   config: Config;
@@ -19,6 +21,8 @@ export async function createBatchWorker(
   opts: BatchWorkerOptions,
 ): Promise<{ worker: Worker; runtime: ActivityRuntime }> {
   const runtime = createActivityRuntime(opts.config, opts.store, opts.gatewayUrl);
+  // Traces: activity interceptors and the workflow spans' sink (which drops them when tracing is off).
+  const tracing = tracingWorkerOptions();
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.config.TEMPORAL_NAMESPACE,
@@ -26,6 +30,12 @@ export async function createBatchWorker(
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
+    sinks: tracing.sinks,
+    interceptors: {
+      ...tracing.interceptors,
+      // Only read when the worker bundles itself: a prebuilt bundle carries them already.
+      ...(opts.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+    },
     activities: createActivities(runtime),
     // Chunk activities mostly wait on the network; the real caps are the upstream limiters.
     maxConcurrentActivityTaskExecutions: 500,

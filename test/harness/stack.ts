@@ -11,6 +11,7 @@ import { authSettingsOf } from '../../src/api/auth/authenticate';
 import { BatchService } from '../../src/api/batch-service';
 import { buildApiServer } from '../../src/api/server';
 import { loadConfig, type Config } from '../../src/config';
+import { tracingClientInterceptors } from '../../src/observability/tracing-temporal';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { FileRepository } from '../../src/storage/file-repository';
 import { FsObjectStore } from '../../src/storage/fs-store';
@@ -65,7 +66,12 @@ export async function startStack(
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // When a test started tracing (test/tracing.test.ts), workflow starts carry the request's trace.
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: tracingClientInterceptors(),
+  });
   const app = await buildApiServer({
     store,
     files: new FileRepository(store),

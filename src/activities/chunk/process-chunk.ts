@@ -96,6 +96,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
       stop: stop.signal,
       onAttempt: slots.onAttempt,
       retryWait: slots.retryWait,
+      trace: { model: input.model, batchId: input.batchId },
     });
     sent += outcome.attempts;
     if (outcome.kind === 'aborted') return;

@@ -212,15 +212,19 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
   const totalSegments = [...shards.values()].reduce((n, s) => n + s.segments, 0);
   const segmentsPerChunk = Math.max(1, Math.ceil(totalSegments / TARGET_MAX_CHUNKS));
   const chunkRequests = segmentsPerChunk * config.SEGMENT_SIZE;
+  // Live workers now (the census; 1 when it is off): the activities of a window go to any of them,
+  // so two chunks in flight per worker, on top of what fills the cap, keep every worker's share busy.
+  const workers = rt.limits.workerShare.workers;
   const models: ModelPlan[] = [...shards.values()].map((s) => ({
     index: s.index,
     model: s.model,
     requests: s.requests,
     segments: s.segments,
-    // Enough chunks in flight to keep the model's concurrency busy across chunk boundaries.
+    // Enough chunks in flight to keep the model's concurrency busy across chunk boundaries, on every worker.
     window: Math.min(
       64,
-      Math.ceil(Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY) / chunkRequests) + 2,
+      Math.ceil(Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY) / chunkRequests) +
+        2 * workers,
     ),
   }));
   return { ok: true, total, models, segmentsPerChunk };
