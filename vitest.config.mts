@@ -12,6 +12,7 @@ const SOLO = [
   'test/gateway-url.test.ts',
   'test/throttling.test.ts',
   'test/fair-share.test.ts',
+  'test/production-build.test.ts',
 ];
 
 /**
@@ -25,6 +26,13 @@ const ON_S3_SOLO = ['test/chaos/direct-start-crash.test.ts'];
 const S3_ONLY = ['test/s3-journal-cost.test.ts'];
 /** The real Temporal server on PostgreSQL (test/harness/temporal-cluster.ts), several processes each. */
 const CLUSTER = ['test/cluster/**/*.test.ts'];
+
+/**
+ * Our package's exports by name (`temporal-batch-gateway/client` …) resolve to the TypeScript
+ * sources in tests (the "source" condition of package.json), not to dist/; then vitest's defaults
+ * (Vite's server conditions without "module").
+ */
+const sourceFirst = { ssr: { resolve: { conditions: ['source', 'node', 'development|production'] } } };
 
 const shared = {
   // Threads crash Temporal's native bridge; each test file gets its own process.
@@ -40,6 +48,7 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       {
+        ...sourceFirst,
         test: {
           ...shared,
           name: 'suite',
@@ -50,6 +59,7 @@ export default defineConfig({
         },
       },
       {
+        ...sourceFirst,
         test: {
           ...shared,
           name: 'solo',
@@ -59,6 +69,7 @@ export default defineConfig({
         },
       },
       {
+        ...sourceFirst,
         test: {
           ...shared,
           name: 's3',
@@ -69,6 +80,7 @@ export default defineConfig({
         },
       },
       {
+        ...sourceFirst,
         test: {
           ...shared,
           name: 's3-solo',
@@ -79,6 +91,7 @@ export default defineConfig({
         },
       },
       {
+        ...sourceFirst,
         // One file at a time, after everything else.
         test: {
           ...shared,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
 import type { EnrichmentOutcome } from './fixtures/team-workflows';
 import { chatLine, readResultFile, toJsonl, uploadJsonl, type RequestLine } from './harness/batches';
+import { sourceBundlerOptions } from './harness/source-condition';
 import { startStack, type Stack } from './harness/stack';
 
 const TEAM_QUEUE = `team-${randomBytes(6).toString('hex')}`;
@@ -26,6 +27,7 @@ beforeAll(async () => {
     namespace: stack.config.TEMPORAL_NAMESPACE,
     taskQueue: TEAM_QUEUE,
     workflowsPath: resolve(__dirname, 'fixtures/team-workflows/index.ts'),
+    bundlerOptions: sourceBundlerOptions,
   });
   teamRunning = teamWorker.run();
 });

@@ -13,6 +13,7 @@ import { INVALID_BATCH_INPUT } from '../src/domain/failures';
 import { nexusBatchWorkflowId } from '../src/nexus/batches-handler';
 import { BATCHES_SERVICE_NAME } from '../src/nexus/batches-service';
 import { chatLine, readResultFile, toJsonl, uploadJsonl } from './harness/batches';
+import { sourceBundlerOptions } from './harness/source-condition';
 import { startStack, type Stack } from './harness/stack';
 
 const run = randomBytes(5).toString('hex');
@@ -65,6 +66,7 @@ beforeAll(async () => {
     namespace: CALLER_NAMESPACE,
     taskQueue: CALLER_QUEUE,
     workflowsPath: resolve(__dirname, 'fixtures/team-workflows/nexus-caller.ts'),
+    bundlerOptions: sourceBundlerOptions,
   });
   callerRunning = callerWorker.run();
 });

@@ -1,6 +1,6 @@
 import { secretBoxFor } from '../security/secret-box';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -10,7 +10,7 @@ import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authentic
 import { BatchService } from '../api/batch-service';
 import { buildApiServer } from '../api/server';
 import { tracingClientInterceptors } from '../observability/tracing-temporal';
-import type { Config } from '../config';
+import { ConfigError, type Config } from '../config';
 import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
 import { S3ObjectStore } from '../storage/s3-store';
@@ -106,14 +106,26 @@ export async function startApi(
   };
 }
 
-/** Bundles the workflow code in a child process (see bundle-workflows.ts) and returns the file. */
+/** The ahead-of-time workflow bundle `npm run build` makes (dist/workflow-bundle.js). */
+export const PREBUILT_BUNDLE = resolve(__dirname, '../workflow-bundle.js');
+
+/**
+ * The workflow bundle a worker loads. Compiled (dist/): the one `npm run build` made, so no webpack
+ * and no bundling at start. From TypeScript (tsx): bundled in a child process (bundle-workflows.ts)
+ * into DATA_DIR/worker, again only when an input changed since the last bundle there.
+ */
 export async function buildWorkflowBundle(dataDir: string): Promise<string> {
+  if (__filename.endsWith('.js')) {
+    if (!existsSync(PREBUILT_BUNDLE))
+      throw new ConfigError(`${PREBUILT_BUNDLE} is missing: run npm run build`);
+    return PREBUILT_BUNDLE;
+  }
   const dir = join(resolve(dataDir), 'worker');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, 'workflow-bundle.js');
   const script = resolve(__dirname, '../temporal/bundle-workflows.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, out], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const child = spawn(process.execPath, ['--import', 'tsx', script, out, '--if-stale'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`bundling the workflow code failed (exit ${code})`);
@@ -146,6 +158,8 @@ export async function startWorker(
     worker,
     runtime,
     running,
+    /** The workflow bundle file this worker loaded. */
+    bundle: codePath,
     async close() {
       worker.shutdown();
       await running;

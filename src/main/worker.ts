@@ -2,6 +2,7 @@
 import { ConfigError, loadConfigOrExit } from '../config';
 import { probeGateway } from '../gateway/probe';
 import { startTracing } from '../observability/tracing';
+import { describeTemporalConnection, temporalConnectionOptions } from '../temporal/connection';
 import { startWorker } from './services';
 
 async function main() {
@@ -21,7 +22,7 @@ async function main() {
   const worker = await startWorker(config, config.GATEWAY_URL);
   await probe;
   console.log(
-    `batch worker polling task queue '${config.TEMPORAL_TASK_QUEUE}' on ${config.TEMPORAL_ADDRESS}; gateway ${config.GATEWAY_URL}`,
+    `batch worker polling task queue '${config.TEMPORAL_TASK_QUEUE}' on ${describeTemporalConnection(temporalConnectionOptions(config))} namespace '${config.TEMPORAL_NAMESPACE}'; gateway ${config.GATEWAY_URL}; workflow bundle ${worker.bundle}`,
   );
   await worker.running;
   await worker.runtime.gateway.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { WORKFLOWS_ENTRY } from '../../src/temporal/bundle-workflows';
+import { workflowBundleOptions } from '../../src/temporal/bundle-workflows';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { freePort } from './ports';
 import { acquireS3Server, releaseS3Server, type S3Missing, type S3TestServer } from './s3-server';
@@ -29,10 +29,8 @@ export async function setup(project: TestProject): Promise<void> {
   workDir = mkdtempSync(join(tmpdir(), 'batchgw-test-'));
   const [port, bundle] = await Promise.all([
     freePort(),
-    bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_ENTRY,
-      logger: quietLogger,
-    }),
+    // The same options as the ahead-of-time bundle of `npm run build` (interceptor modules included).
+    bundleWorkflowCode(workflowBundleOptions(quietLogger)),
   ]);
   server = await startDevServer({ port, uiPort: 0, namespace: 'default', headless: true });
   const bundlePath = join(workDir, 'workflow-bundle.js');

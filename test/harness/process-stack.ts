@@ -7,13 +7,14 @@ import OpenAI from 'openai';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { freePort } from './ports';
 import { onS3, s3Env } from './s3-server';
-import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
+import { spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
 
 export interface ProcessStack {
   openai: OpenAI;
   client: Client;
   sim: Simulator;
   workers: Proc[];
+  api: Proc;
   /** The task queue the workers poll (for batches started from Temporal). */
   taskQueue: string;
   /** Starts one more worker process on the stack's task queue (it is added to `workers`). */
@@ -31,6 +32,8 @@ export async function startProcessStack(opts: {
   workers: number;
   env?: Record<string, string>;
   sim?: Partial<SimulatorOptions>;
+  /** Run the compiled entry points (`node dist/main/*.js`, spawnBuilt) instead of tsx. */
+  built?: boolean;
 }): Promise<ProcessStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-procs-'));
   const sim = await startSimulator({ port: 0, latencyMs: 5, ...opts.sim });
@@ -50,14 +53,18 @@ export async function startProcessStack(opts: {
   };
   const workers: Proc[] = [];
   const procs: Proc[] = [];
+  const run = (name: 'worker' | 'api', ready: RegExp, nodeArgs: string[] = []) =>
+    opts.built
+      ? spawnBuilt(name, `main/${name}`, env, ready, nodeArgs)
+      : spawnEntry(name, `src/main/${name}.ts`, env, ready, nodeArgs);
   const addWorker = async () => {
-    const p = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/, WORKER_NODE_FLAGS);
+    const p = await run('worker', /polling task queue/, WORKER_NODE_FLAGS);
     procs.push(p);
     workers.push(p);
     return p;
   };
   const [api] = await Promise.all([
-    spawnEntry('api', 'src/main/api.ts', env, /listening on/),
+    run('api', /listening on/),
     ...Array.from({ length: opts.workers }, addWorker),
   ]);
   procs.push(api);
@@ -67,6 +74,7 @@ export async function startProcessStack(opts: {
     client: new Client({ connection }),
     sim,
     workers,
+    api,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     addWorker,
     async close() {

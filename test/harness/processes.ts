@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
@@ -20,8 +21,8 @@ export interface Proc {
 }
 
 /**
- * Runs one of our entry points (`src/main/worker.ts`, `src/main/api.ts`, …) as its own OS
- * process and resolves when a line of its output matches `ready`.
+ * Runs one of our entry points (`src/main/worker.ts`, `src/main/api.ts`, …) from TypeScript (tsx)
+ * as its own OS process and resolves when a line of its output matches `ready`.
  */
 export async function spawnEntry(
   name: string,
@@ -30,7 +31,36 @@ export async function spawnEntry(
   ready: RegExp,
   nodeArgs: string[] = [],
 ): Promise<Proc> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+  return spawnNode(name, [...nodeArgs, '--import', 'tsx', script], env, ready);
+}
+
+/** The compiled output of `npm run build`. */
+export const DIST = resolve(ROOT, 'dist');
+
+/**
+ * Runs a compiled entry point, `node dist/<entry>.js` (e.g. entry 'main/worker'), with no tsx,
+ * as `npm run worker` does; resolves when a line of its output matches `ready`.
+ */
+export async function spawnBuilt(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  nodeArgs: string[] = [],
+): Promise<Proc> {
+  const script = resolve(DIST, `${entry}.js`);
+  if (!existsSync(script) || !existsSync(resolve(DIST, 'workflow-bundle.js')))
+    throw new Error(`${script} or dist/workflow-bundle.js is missing: run npm run build first`);
+  return spawnNode(name, [...nodeArgs, script], env, ready);
+}
+
+async function spawnNode(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<Proc> {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,10 +68,11 @@ export async function spawnEntry(
   let out = '';
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   await new Promise<void>((res, rej) => {
-    const timer = setTimeout(
-      () => rej(new Error(`${name} did not start within 60 s:\n${out.slice(-2000)}`)),
-      60_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running behind the failed start.
+      child.kill('SIGKILL');
+      rej(new Error(`${name} did not start within 60 s:\n${out.slice(-2000)}`));
+    }, 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       if (ready.test(out)) {
