@@ -1,6 +1,7 @@
 // `npm run api`: the HTTP façade alone, connecting to TEMPORAL_ADDRESS.
 import { ConfigError, loadConfigOrExit } from '../config';
 import { startTracing } from '../observability/tracing';
+import { describeTemporalConnection, temporalConnectionOptions } from '../temporal/connection';
 import { startApi } from './services';
 
 async function main() {
@@ -8,7 +9,10 @@ async function main() {
   // Before the server and its Temporal client are built: they take their tracing hooks at creation.
   const tracing = startTracing('batch-gateway-api', config);
   const api = await startApi(config);
-  console.log(`batch gateway API listening on ${api.url}/v1 (Temporal at ${config.TEMPORAL_ADDRESS})`);
+  const temporal = describeTemporalConnection(temporalConnectionOptions(config));
+  console.log(
+    `batch gateway API listening on ${api.url}/v1 (Temporal at ${temporal} namespace '${config.TEMPORAL_NAMESPACE}')`,
+  );
   console.log(`authentication: ${api.authLine}`);
   const stop = () =>
     void api
