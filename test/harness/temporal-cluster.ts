@@ -553,13 +553,11 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
       ['operator', 'namespace', 'create', '--namespace', namespace, '--retention', '24h'],
       env,
     );
-    const byType = new Map<string, string[]>();
-    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
-      byType.set(type, [...(byType.get(type) ?? []), name]);
+    // One name per call: given several --name, the CLI (1.5.1) registers only the first.
     // A namespace just created is unknown to the frontend until its namespace cache refreshes (~2 s).
-    for (const [type, names] of byType)
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
       await waitFor(
-        `search attributes ${names.join(', ')}`,
+        `search attribute ${name}`,
         30_000,
         async () => {
           await temporalCli(
@@ -571,7 +569,8 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
               namespace,
               '--type',
               type,
-              ...names.flatMap((n) => ['--name', n]),
+              '--name',
+              name,
             ],
             env,
           );
