@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import { batchesServiceHandler } from '../nexus/batches-handler';
 import { tracingWorkerOptions } from '../observability/tracing-temporal';
 import type { ObjectStore } from '../storage/object-store';
+import { startWorkerCensus, workerIdentity, type WorkerCensus } from './worker-census';
 import { WORKFLOW_INTERCEPTOR_MODULES } from './workflow-interceptors';
 
 export interface BatchWorkerOptions {
@@ -19,14 +20,17 @@ export interface BatchWorkerOptions {
 /** A worker running every batch workflow and activity on the configured task queue. */
 export async function createBatchWorker(
   opts: BatchWorkerOptions,
-): Promise<{ worker: Worker; runtime: ActivityRuntime }> {
+): Promise<{ worker: Worker; runtime: ActivityRuntime; census: WorkerCensus | null }> {
   const runtime = createActivityRuntime(opts.config, opts.store, opts.gatewayUrl);
+  // Unique in the deployment: the census counts the task queue's pollers by identity.
+  const identity = workerIdentity();
   // Traces: activity interceptors and the workflow spans' sink (which drops them when tracing is off).
   const tracing = tracingWorkerOptions();
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.config.TEMPORAL_NAMESPACE,
     taskQueue: opts.config.TEMPORAL_TASK_QUEUE,
+    identity,
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
@@ -47,5 +51,13 @@ export async function createBatchWorker(
     // runs on as before: only its Nexus poll is refused, and retried quietly.
     nexusServices: [batchesServiceHandler(opts.config.TEMPORAL_TASK_QUEUE)],
   });
-  return { worker, runtime };
+  // This worker's share of the deployment-wide caps and rate limits, from the live workers.
+  const census = startWorkerCensus({
+    config: opts.config,
+    connection: opts.connection,
+    identity,
+    limits: runtime.limits,
+    worker,
+  });
+  return { worker, runtime, census };
 }

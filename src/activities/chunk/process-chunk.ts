@@ -153,7 +153,8 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   // A chunk started after this worker saw the budget used up sends nothing.
   if (budgetMeter.exhausted(input.batchId, input.options?.maxTokens)) stop.abort();
   try {
-    const lanes = Math.min(jobs.length, capacity.model.cap, capacity.tenantCap.limit);
+    // The deployment's cap, not this worker's share of it: the share may grow while the chunk runs.
+    const lanes = Math.min(jobs.length, capacity.model.clusterCap, capacity.tenantCap.limit);
     await Promise.all(Array.from({ length: lanes }, lane));
   } finally {
     capacity.leave();
