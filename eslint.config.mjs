@@ -27,6 +27,8 @@ export default tseslint.config(
       'src/workflows/**/*.ts',
       'src/client/workflow.ts',
       'src/nexus/batches-service.ts',
+      // The tracing workflow interceptors, bundled into the workflow code.
+      'src/observability/tracing-workflow.ts',
       'test/fixtures/team-workflows/**/*.ts',
     ],
     rules: {
