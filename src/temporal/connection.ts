@@ -93,7 +93,7 @@ const HINTS: [RegExp, (o: TemporalConnectionOptions) => string][] = [
     () => 'the server requires a client certificate (mTLS): set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY',
   ],
   [
-    /UnknownIssuer|unable to get local issuer|self[- ]signed certificate/i,
+    /UnknownIssuer|unable to get local issuer|unable to verify|self[- ]signed certificate/i,
     (o) =>
       o.tls && o.tls.serverRootCACertificate
         ? "the server's certificate is not signed by the CA in TEMPORAL_TLS_CA"
@@ -113,11 +113,14 @@ const HINTS: [RegExp, (o: TemporalConnectionOptions) => string][] = [
     () => 'the server does not speak TLS: unset TEMPORAL_TLS* (or set TEMPORAL_TLS=false)',
   ],
   [
-    /broken pipe|connection reset/i,
+    // Under TLS 1.3 a server that wants a client certificate may just close the connection.
+    /broken pipe|connection reset|connection closed|operation was cancel/i,
     (o) =>
-      o.tls
-        ? 'the server closed the connection'
-        : 'the server closed the connection: if it expects TLS, set TEMPORAL_TLS=true (and TEMPORAL_TLS_CA)',
+      !o.tls
+        ? 'the server closed the connection: if it expects TLS, set TEMPORAL_TLS=true (and TEMPORAL_TLS_CA)'
+        : o.tls.clientCertPair
+          ? 'the server closed the TLS connection: check that it trusts the CA of TEMPORAL_TLS_CERT'
+          : 'the server closed the TLS connection: if it requires a client certificate (mTLS), set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY',
   ],
   [
     /unauthenticated|unauthorized|permission ?denied|token is (expired|malformed|unverifiable)|signature is invalid/i,
