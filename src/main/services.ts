@@ -141,10 +141,11 @@ export async function startWorker(
   // Read before bundling: a missing certificate file is one ConfigError line at once.
   const temporal = temporalConnectionOptions(config);
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const codePath = await buildWorkflowBundle(config.DATA_DIR);
+  // Connect first: a refused connection (TLS, API key) is reported in a moment, not after bundling.
   const connection = await NativeConnection.connect(temporal).catch((err: unknown) => {
     throw explainConnectError(err, temporal);
   });
+  const codePath = await buildWorkflowBundle(config.DATA_DIR);
   const { worker, runtime } = await createBatchWorker({
     config,
     store,
