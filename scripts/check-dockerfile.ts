@@ -15,8 +15,10 @@ const keep = process.argv.includes('--keep') || process.argv.includes('--reuse')
 const stages = loadDockerfile();
 const runtime = stages.at(-1)!;
 const fromNames = new Set(runtime.steps.map((s) => s.flags.from).filter(Boolean));
-const build = stages.find((s) => s.name && fromNames.has(s.name));
-if (!build) throw new Error('the runtime stage copies from no earlier stage');
+const build = stages.find((s) => s.name && fromNames.has(s.name)) ?? noBuildStage();
+function noBuildStage(): never {
+  throw new Error('the runtime stage copies from no earlier stage');
+}
 
 // --reuse DIR: a directory kept by an earlier --keep run; its build stage is not run again.
 const reuse = process.argv.includes('--reuse') ? process.argv[process.argv.indexOf('--reuse') + 1] : null;

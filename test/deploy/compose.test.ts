@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import Ajv2020 from 'ajv/dist/2020';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigSchema } from '../../src/config';
 import { findTemporalCli } from '../../src/temporal/cli-path';
@@ -268,6 +269,32 @@ describe('temporal-compose.yml', () => {
     for (const service of Object.values(services))
       for (const { source } of service.configs ?? [])
         expect((compose.configs as Record<string, unknown>)[source], source).toBeDefined();
+  });
+
+  it('Prometheus scrapes every worker and API replica under the job names the alerts and dashboard use', () => {
+    const configs = compose.configs as Record<string, { content?: string }>;
+    const prometheus = parse(configs['prometheus-config'].content!) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; port: number }[] }[];
+    };
+    const jobs = new Map(prometheus.scrape_configs.map((c) => [c.job_name, c]));
+    expect(jobs.get('batch-gateway-worker')?.dns_sd_configs).toEqual([
+      { names: ['worker'], type: 'A', port: Number(services.worker.environment?.METRICS_PORT) },
+    ]);
+    expect(jobs.get('batch-gateway-api')?.dns_sd_configs).toEqual([
+      { names: ['api'], type: 'A', port: Number(services.api.environment?.PORT) },
+    ]);
+    const mounted = services.prometheus.configs as unknown as { source: string; target: string }[];
+    expect(mounted.find((c) => c.source === 'prometheus-alerts')?.target).toBe(prometheus.rule_files[0]);
+    const used = [read('deploy/prometheus-alerts.yml'), read('deploy/grafana-dashboard.json')]
+      .flatMap((text) => [
+        ...text.matchAll(/job\s*=~?\s*\\?"([^"\\]+)\\?"|"query":\s*"(batch-gateway-[\w-]+)"/g),
+      ])
+      .flatMap((m) => (m[1] ?? m[2]).split('|'))
+      // `$worker_job`: a dashboard variable, whose value (its query) is matched above.
+      .filter((job) => !job.startsWith('$'));
+    expect(used.length).toBeGreaterThan(0);
+    for (const job of used) expect(jobs.has(job), `job ${job} is scraped`).toBe(true);
   });
 
   describe('its setup jobs, run for real', () => {
