@@ -56,9 +56,25 @@ export function stackEnv(
 
 /**
  * Our worker (with the V8 flags of `npm run worker`, or BENCH_WORKER_FLAGS) and our API.
- * BENCH_PROFILE_DIR=<dir> writes V8 CPU profiles of both (see BENCHMARKS.md).
+ * BENCH_PROFILE_DIR=<dir> writes V8 CPU profiles of both (see BENCHMARKS.md). On a machine busy
+ * enough that one of them misses spawnEntry's 60 s start limit (a first worker also bundles the
+ * workflow code into DATA_DIR), they are started again, up to `attempts` times.
  */
-export async function spawnWorkerAndApi(env: Record<string, string>): Promise<{ worker: Proc; api: Proc }> {
+export async function spawnWorkerAndApi(
+  env: Record<string, string>,
+  attempts = 3,
+): Promise<{ worker: Proc; api: Proc }> {
+  for (let i = 1; ; i++) {
+    try {
+      return await spawnWorkerAndApiOnce(env);
+    } catch (err) {
+      if (i >= attempts || !/did not start within/.test(String(err))) throw err;
+      console.error(`bench: ${String(err).split('\n')[0]}; starting again (${i + 1}/${attempts})`);
+    }
+  }
+}
+
+async function spawnWorkerAndApiOnce(env: Record<string, string>): Promise<{ worker: Proc; api: Proc }> {
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];

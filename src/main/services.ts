@@ -4,7 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authenticate';
 import { BatchService } from '../api/batch-service';
@@ -15,7 +15,8 @@ import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
 import { S3ObjectStore } from '../storage/s3-store';
 import type { ObjectStore } from '../storage/object-store';
-import { explainConnectError, temporalConnectionOptions } from '../temporal/connection';
+import { temporalConnectionOptions } from '../temporal/connection';
+import { connectWorker } from '../temporal/worker-connection';
 import { startGcSchedule } from '../temporal/gc-schedule';
 import { createBatchWorker } from '../temporal/worker';
 
@@ -138,13 +139,9 @@ export async function startWorker(
   store: ObjectStore = storageFor(config),
 ) {
   await checkStorage(store);
-  // Read before bundling: a missing certificate file is one ConfigError line at once.
-  const temporal = temporalConnectionOptions(config);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   // Connect first: a refused connection (TLS, API key) is reported in a moment, not after bundling.
-  const connection = await NativeConnection.connect(temporal).catch((err: unknown) => {
-    throw explainConnectError(err, temporal);
-  });
+  const connection = await connectWorker(config);
   const codePath = await buildWorkflowBundle(config.DATA_DIR);
   const { worker, runtime } = await createBatchWorker({
     config,
