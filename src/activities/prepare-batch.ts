@@ -36,7 +36,9 @@ export async function prepareBatch(
         ? (await requireBatchInputFile(rt.files, tenant, body.input_file_id)).id
         : await importStorageFile(rt, tenant, batchId, body.input_file as string);
     const options = await extensionOptions(rt.store, tenant, batchId, { ...body, endpoint });
-    const { workflowExecution } = Context.current().info;
+    const { workflowExecution, scheduledTimestampMs } = Context.current().info;
+    // About when the workflow started (its first task scheduled this): time to first upstream call.
+    options.createdAtMs = scheduledTimestampMs;
     if (workflowExecution)
       await rt.store.put(layout.batchWorkflow(tenant, batchId), JSON.stringify(workflowExecution));
     const ref = (fileId: string) => rt.store.referenceOf(layout.fileContent(tenant, fileId));

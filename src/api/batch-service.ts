@@ -115,7 +115,8 @@ export class BatchService {
     await this.client.workflow.start(BATCH_WORKFLOW_TYPE, {
       workflowId: input.batchId,
       taskQueue: this.taskQueue,
-      args: [input],
+      // The creation time in ms travels with the options to the chunks (time to first upstream call).
+      args: [{ ...input, options: { ...input.options, createdAtMs: Math.floor(seq / 1000) } }],
       // A batch id is never used for a second run (idempotent creates derive it from their key).
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: new TypedSearchAttributes([
@@ -318,6 +319,12 @@ export class BatchService {
     const query =
       `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND BatchTenant = '${escapeQuery(tenant)}' ` +
       `AND ExecutionStatus = 'Running'`;
+    return (await this.client.workflow.count(query)).count;
+  }
+
+  /** Batches of every tenant with this status, from one visibility count (the batches-by-status metric). */
+  async countByStatus(status: string): Promise<number> {
+    const query = `WorkflowType = '${BATCH_WORKFLOW_TYPE}' AND ${BATCH_STATUS_SA.name} = '${escapeQuery(status)}'`;
     return (await this.client.workflow.count(query)).count;
   }
 

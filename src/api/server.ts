@@ -19,6 +19,7 @@ import { registerBatchRoutes } from './batches-routes';
 import { registerFileRoutes } from './files-routes';
 import { registerIdChecks } from './ids';
 import { registerJsonBodyParser } from './json-body';
+import { registerMetricsRoute } from './metrics-route';
 import { ActiveBatchQuota } from './quota';
 import { registerReplayRoutes } from './replay-routes';
 
@@ -65,6 +66,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
+  registerMetricsRoute(app, { countByStatus: (status) => deps.batches.countByStatus(status) });
   // Identity before anything else: a request without one reaches no route (a bad keys file throws here).
   const log = { info: (m: string) => app.log.info(m), error: (m: string) => app.log.error(m) };
   registerAuth(app, await createAuthenticator(deps.auth ?? { mode: 'none' }, log));

@@ -66,6 +66,8 @@ export interface BatchOptions {
    * against other tenants competing for a model (default 1), and its cap on requests in flight.
    */
   tenantShare?: { weight: number; maxInFlight: number | null } | null;
+  /** When the batch was created, epoch ms (set when it is started): the worker's time-to-first-call metric. */
+  createdAtMs?: number | null;
 }
 
 /** The fields a batch is created with (a subset of the batch workflow's input). */

@@ -45,6 +45,15 @@ export interface ExecuteOptions {
   retryWait?: (ms: number) => Promise<void>;
   /** For the attempt's span when tracing is on (never sent upstream by this option). */
   trace?: { model: string; batchId: string };
+  /** Told of each attempt as it is sent and answered (metrics: in flight, by status, retries). */
+  observer?: AttemptObserver;
+}
+
+/** Sees every attempt: `sent` before it goes out, then exactly one `answered`. */
+export interface AttemptObserver {
+  sent(attempt: number): void;
+  /** The HTTP status; `timeout` / `connection_error` without an answer; `error` for anything else thrown. */
+  answered(result: number | 'timeout' | 'connection_error' | 'error'): void;
 }
 
 const header = (h: Record<string, string | string[] | undefined>, name: string): string | null => {
@@ -67,11 +76,13 @@ export async function executeRequest(
   for (let attempt = 1; ; attempt++) {
     let wait: number;
     const sentAt = opts.onAttempt ? performance.now() : 0;
+    opts.observer?.sent(attempt);
     try {
       // With tracing on, each attempt is a span and sends its `traceparent`; off, no work at all.
       const res = await (activeTracing()
         ? tracedGatewayPost(client, path, body, opts.headers, opts.tenant, { ...opts.trace, attempt })
         : client.post(path, body, opts.headers, opts.tenant));
+      opts.observer?.answered(res.status);
       opts.onAttempt?.(res.status, sentAt);
       const statusClass = classifyStatus(res.status);
       wait =
@@ -95,7 +106,9 @@ export async function executeRequest(
         };
       }
     } catch (err) {
-      if (!(err instanceof TransportError)) throw err;
+      const transport = err instanceof TransportError;
+      opts.observer?.answered(transport ? (err.kind === 'timeout' ? 'timeout' : 'connection_error') : 'error');
+      if (!transport) throw err;
       opts.onAttempt?.('transport', sentAt);
       wait = backoffDelay(attempt, opts.backoff, opts.random);
       if (isLast(attempt, wait)) {

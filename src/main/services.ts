@@ -4,11 +4,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authenticate';
 import { BatchService } from '../api/batch-service';
 import { buildApiServer } from '../api/server';
+import { createLogger } from '../observability/logger';
+import { installWorkerRuntime } from '../observability/metrics-runtime';
+import { startMetricsServer } from '../observability/metrics-server';
 import { tracingClientInterceptors } from '../observability/tracing-temporal';
 import { ConfigError, type Config } from '../config';
 import { FileRepository } from '../storage/file-repository';
@@ -139,7 +141,9 @@ export async function startWorker(
   store: ObjectStore = storageFor(config),
 ) {
   await checkStorage(store);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // JSON lines at LOG_LEVEL; the SDK's own logs join them at WARN, its metrics METRICS_PORT's /metrics.
+  const logger = createLogger(config);
+  const sdkMetricsUrl = await installWorkerRuntime(config, logger);
   // Connect first: a refused connection (TLS, API key) is reported in a moment, not after bundling.
   const connection = await connectWorker(config);
   const codePath = await buildWorkflowBundle(config.DATA_DIR);
@@ -149,8 +153,19 @@ export async function startWorker(
     gatewayUrl,
     connection,
     workflowBundle: { codePath },
+    logger,
   });
-  const running = worker.run();
+  const metrics =
+    config.METRICS_PORT === undefined
+      ? null
+      : await startMetricsServer({
+          port: config.METRICS_PORT,
+          host: config.METRICS_HOST,
+          healthy: () => ({ ok: worker.getState() === 'RUNNING', state: worker.getState() }),
+          temporalMetricsUrl: sdkMetricsUrl ?? undefined,
+        });
+  // The metrics server lives as long as the worker runs (so the process can exit after it).
+  const running = worker.run().finally(() => metrics?.close());
   await startGcSchedule(config);
   return {
     worker,

@@ -3,6 +3,8 @@ import { createActivities } from '../activities';
 import { createActivityRuntime, type ActivityRuntime } from '../activities/runtime';
 import type { Config } from '../config';
 import { batchesServiceHandler } from '../nexus/batches-handler';
+import { batchEventSinks } from '../observability/batch-events-sink';
+import { createLogger, type Logger } from '../observability/logger';
 import { tracingWorkerOptions } from '../observability/tracing-temporal';
 import type { ObjectStore } from '../storage/object-store';
 import { startWorkerCensus, workerIdentity, type WorkerCensus } from './worker-census';
@@ -15,6 +17,8 @@ export interface BatchWorkerOptions {
   connection: NativeConnection;
   /** The bundled workflow code (built by bundle-workflows.ts, or once per test run). */
   workflowBundle: WorkflowBundleOption;
+  /** Where the batch state-change lines go (default: JSON lines on stdout at LOG_LEVEL). */
+  logger?: Logger;
 }
 
 /** A worker running every batch workflow and activity on the configured task queue. */
@@ -34,7 +38,8 @@ export async function createBatchWorker(
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
-    sinks: tracing.sinks,
+    // Batch state changes: one log line and the batch metrics each (src/observability/batch-events-sink.ts).
+    sinks: { ...tracing.sinks, ...batchEventSinks(opts.logger ?? createLogger(opts.config)) },
     interceptors: {
       ...tracing.interceptors,
       // Only read when the worker bundles itself: a prebuilt bundle carries them already.

@@ -9,6 +9,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxySinks,
   setHandler,
   sleep,
   startChild,
@@ -22,6 +23,7 @@ import type { Batch, BatchError, BatchStatus } from '../domain/batch';
 import { addGovernance, addUsage, isTerminal, liveFields, newBatch } from '../domain/batch-state';
 import { zeroCounts } from '../domain/counts';
 import { BATCH_ERROR_CODES, BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
+import { stateEvent, type BatchEventSinks } from '../observability/batch-events';
 import {
   BATCH_STATUS_SA,
   cancelSignal,
@@ -52,6 +54,8 @@ const { finalize, saveSnapshot } = proxyActivities<BatchActivities>({
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
+// Each status change is told to the worker (a log line and metrics): a sink call is not a command.
+const { batchEvents } = proxySinks<BatchEventSinks>();
 
 /** Per-model child workflows running at once for one batch (bounded fan-out). */
 const PARALLEL_MODELS = 16;
@@ -106,6 +110,10 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
   const publish = () => {
     memo.dirty = memo.kept;
   };
+  // The batch's models once its input is read (for the state-change events).
+  let models: string[] = [];
+  const tell = () =>
+    batchEvents.stateChanged(stateEvent(batch, input.tenant, models, input.options?.createdAtMs, Date.now()));
   if (memo.kept) {
     // Not cancellable: a cancellation from the Web UI must not end the memo's upkeep.
     void CancellationScope.nonCancellable(async () => {
@@ -121,6 +129,7 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
     batch.status = status;
     upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
     publish();
+    tell();
   };
   // The terminal state becomes visible only once the final snapshot is stored, in the workflow
   // task that completes the workflow: a batch read as terminal is closed, its files ready.
@@ -139,6 +148,7 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
       upsertSearchAttributes({ [BATCH_STATUS_SA.name]: [status] });
       upsertMemo({ live: liveFields(batch) });
     }
+    tell();
     return batch;
   };
   // Cancel and a used-up budget stop the batch the same way: drain, then finalize what is done.
@@ -175,6 +185,7 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
   // A workflow cancellation (e.g. from the Temporal Web UI) is handled like the cancel signal:
   // the batch drains and ends `cancelled` with partial output rather than being torn down.
   CancellationScope.current().cancelRequested.catch(requestCancel);
+  tell(); // validating
 
   return await CancellationScope.nonCancellable(async () => {
     // The completion window is a durable timer: it survives worker and server restarts.
@@ -208,6 +219,7 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
 
     batch.request_counts.total = plan.total;
     batch.model = plan.models.length === 1 ? plan.models[0].model : null;
+    models = plan.models.map((m) => m.model);
     let failure: BatchError | null = null;
     if (!state.stop) {
       batch.in_progress_at = now();

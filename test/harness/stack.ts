@@ -11,6 +11,8 @@ import { authSettingsOf } from '../../src/api/auth/authenticate';
 import { BatchService } from '../../src/api/batch-service';
 import { buildApiServer } from '../../src/api/server';
 import { loadConfig, type Config } from '../../src/config';
+import type { Logger } from '../../src/observability/logger';
+import { startMetricsServer, type MetricsServer } from '../../src/observability/metrics-server';
 import { tracingClientInterceptors } from '../../src/observability/tracing-temporal';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { FileRepository } from '../../src/storage/file-repository';
@@ -28,6 +30,8 @@ export interface Stack {
   client: Client;
   /** The filesystem store, or S3 (a prefix of its own in the run's bucket) when TEST_STORAGE=s3. */
   store: FsObjectStore | S3ObjectStore;
+  /** The worker's metrics server (/metrics, /health) when env sets METRICS_PORT (0: any free port). */
+  workerMetrics: MetricsServer | null;
   close(): Promise<void>;
 }
 
@@ -39,6 +43,8 @@ export interface Stack {
 export async function startStack(
   env: Record<string, string> = {},
   simOptions: Partial<SimulatorOptions> = {},
+  /** `logger`: where the worker's batch state-change lines go (tests read them). */
+  workerOptions: { logger?: Logger } = {},
 ): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-stack-'));
   const s3Prefix = `stack-${randomBytes(6).toString('hex')}`;
@@ -63,7 +69,17 @@ export async function startStack(
     gatewayUrl: config.GATEWAY_URL ?? sim.url,
     connection: nativeConnection,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    logger: workerOptions.logger,
   });
+  // As startWorker serves it (without the SDK's exporter: this process's Runtime has none).
+  const workerMetrics =
+    config.METRICS_PORT === undefined
+      ? null
+      : await startMetricsServer({
+          port: config.METRICS_PORT,
+          host: '127.0.0.1',
+          healthy: () => ({ ok: worker.getState() === 'RUNNING', state: worker.getState() }),
+        });
   const running = worker.run();
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   // When a test started tracing (test/tracing.test.ts), workflow starts carry the request's trace.
@@ -94,10 +110,12 @@ export async function startStack(
     sim,
     client,
     store,
+    workerMetrics,
     async close() {
       await app.close();
       worker.shutdown();
       await running;
+      await workerMetrics?.close();
       await runtime.gateway.close();
       await nativeConnection.close();
       await connection.close();

@@ -6,6 +6,7 @@ import { budgetMeter } from '../../governance/budget';
 import { ResponseCache } from '../../governance/response-cache';
 import { executeRequest } from '../../gateway/execute-request';
 import { loadOutputChecks } from '../../governance/output-checks';
+import { modelMetrics, observeFirstUpstreamCall } from '../../observability/metrics-worker';
 import { loadPassthroughHeaders } from '../../security/passthrough-headers';
 import { secretBoxFor } from '../../security/secret-box';
 import type { ChunkInput, Counts } from '../../workflows/types';
@@ -56,6 +57,13 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     );
     for (const s of rt.chunkStops.get(input.batchId) ?? []) s.abort();
   };
+  // Per-model series, made once: each attempt is a lookup and an increment (metrics-worker.ts).
+  const upstream = modelMetrics(input.model);
+  // The batch's first upstream call is its first model's first chunk's (a retried chunk does not count).
+  let firstCallOf =
+    input.modelIndex === 0 && input.fromSegment === 0 && ctx.info.attempt === 1
+      ? (input.options?.createdAtMs ?? null)
+      : null;
   const onCancel = () => stop.abort();
   ctx.cancellationSignal.addEventListener('abort', onCancel);
   let sent = 0;
@@ -80,6 +88,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     }
     const charged = await slots.admit(job.req.body);
     if (charged === null) return;
+    if (firstCallOf !== null) {
+      observeFirstUpstreamCall(firstCallOf);
+      firstCallOf = null;
+    }
     const outcome = await executeRequest(rt.gateway, input.endpoint, job.req.body, {
       maxAttempts: config.MAX_ATTEMPTS,
       maxElapsedMs: config.MAX_REQUEST_ELAPSED_MS,
@@ -96,11 +108,13 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
       stop: stop.signal,
       onAttempt: slots.onAttempt,
       retryWait: slots.retryWait,
+      observer: upstream,
       trace: { model: input.model, batchId: input.batchId },
     });
     sent += outcome.attempts;
     if (outcome.kind === 'aborted') return;
     const result = settleResult(settle, job.req.customIdJson, job.req.body, outcome);
+    upstream.tokens(result.tokens);
     slots.settle(charged, outcome, result.tokens);
     // Halt before journaling: other lanes must not start a call while the append is awaited.
     if (result.auth) halt(outcome.kind === 'response' ? outcome.status : 401);
@@ -121,6 +135,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
 
   // The tenant's place in the model's and the global slots, shared between tenants by weight.
   const capacity = rt.limits.join(input.tenant, input.model, input.options?.tenantShare);
+  upstream.capacity = capacity.model;
   // Every lane may wait on the stop signal at once (slots, rate limits, retry delays): no leak.
   setMaxListeners(0, stop.signal);
   // Within the tenant, earlier deadlines first; within a batch, earlier chunks first (so work

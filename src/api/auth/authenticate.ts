@@ -135,8 +135,8 @@ declare module 'fastify' {
   }
 }
 
-/** Routes that need no identity. */
-const PUBLIC = new Set(['/health']);
+/** Routes that need no identity (/metrics: bind the API on a private network, see README). */
+const PUBLIC = new Set(['/health', '/metrics']);
 
 /**
  * The onRequest hook that identifies every request (but /health) before anything else looks at
