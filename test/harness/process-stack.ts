@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { freePort } from './ports';
+import { processEnv } from './process-env';
 import { onS3, s3Env } from './s3-server';
 import { spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
 
@@ -38,19 +39,14 @@ export async function startProcessStack(opts: {
   const dataDir = mkdtempSync(join(tmpdir(), 'batchgw-procs-'));
   const sim = await startSimulator({ port: 0, latencyMs: 5, ...opts.sim });
   const apiPort = await freePort();
-  const env = {
-    TEMPORAL_ADDRESS: opts.temporalAddress,
-    TEMPORAL_TASK_QUEUE: `procs-${randomBytes(6).toString('hex')}`,
-    DATA_DIR: dataDir,
-    GATEWAY_URL: sim.url,
-    PORT: String(apiPort),
-    RETRY_BASE_MS: '20',
-    RETRY_MAX_MS: '200',
-    LOG_LEVEL: 'warn',
-    // TEST_STORAGE=s3: every process on the run's versitygw, under a prefix of this stack's own.
-    ...(onS3() ? s3Env(`procs-${randomBytes(6).toString('hex')}`) : {}),
-    ...opts.env,
-  };
+  const env = processEnv(
+    { temporalAddress: opts.temporalAddress, dataDir, gatewayUrl: sim.url, apiPort },
+    {
+      // TEST_STORAGE=s3: every process on the run's versitygw, under a prefix of this stack's own.
+      ...(onS3() ? s3Env(`procs-${randomBytes(6).toString('hex')}`) : {}),
+      ...opts.env,
+    },
+  );
   const workers: Proc[] = [];
   const procs: Proc[] = [];
   const run = (name: 'worker' | 'api', ready: RegExp, nodeArgs: string[] = []) =>

@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 import { S3ObjectStore } from '../../src/storage/s3-store';
 import { findVersitygw, startVersitygw, type Versitygw } from '../../src/storage/versitygw';
 import { freePort } from './ports';
+import { s3EnvOf } from './process-env';
 
 /** What the tests get through `inject('s3')`. */
 export interface S3TestServer {
@@ -80,15 +81,8 @@ export function s3Server(): S3TestServer {
 export const onS3 = (): boolean => process.env.TEST_STORAGE === 's3';
 
 /** The environment of a process on S3 under a fresh prefix of the shared bucket. */
-export function s3Env(prefix = `t-${randomBytes(6).toString('hex')}`): Record<string, string> {
-  const s3 = s3Server();
-  return {
-    STORAGE_URL: `s3://${s3.bucket}/${prefix}`,
-    AWS_ENDPOINT_URL: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  };
+export function s3Env(prefix?: string): Record<string, string> {
+  return s3EnvOf(s3Server(), prefix);
 }
 
 /** An S3 store under a fresh prefix of the shared bucket. */
