@@ -135,11 +135,17 @@ const HINTS: [RegExp, (o: TemporalConnectionOptions) => string][] = [
  * A failed first connection as one ConfigError line when the settings explain it (TLS, mTLS,
  * server name, API key); any other error (the server is down…) is returned as it was.
  */
-export function explainConnectError(err: unknown, options: TemporalConnectionOptions): unknown {
+export function explainConnectError(
+  err: unknown,
+  options: TemporalConnectionOptions,
+  namespace?: string,
+): unknown {
   const message = err instanceof Error ? err.message : String(err);
-  const hint = HINTS.find(([pattern]) => pattern.test(message));
-  if (!hint) return err;
+  const text = /namespace .*not found/i.test(message)
+    ? `namespace '${namespace}' does not exist there: create it (temporal operator namespace create) or set TEMPORAL_NAMESPACE`
+    : HINTS.find(([pattern]) => pattern.test(message))?.[1](options);
+  if (!text) return err;
   return new ConfigError(
-    `cannot connect to Temporal at ${describeTemporalConnection(options)}: ${hint[1](options)} (${message.replace(/\s+/g, ' ').slice(0, 300)})`,
+    `cannot connect to Temporal at ${describeTemporalConnection(options)}: ${text} (${message.replace(/\s+/g, ' ').slice(0, 300)})`,
   );
 }
