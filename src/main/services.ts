@@ -174,7 +174,8 @@ export async function startWorker(
     /** The workflow bundle file this worker loaded. */
     bundle: codePath,
     async close() {
-      worker.shutdown();
+      // The SDK starts its own shutdown on SIGINT/SIGTERM: a second shutdown() would throw.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await runtime.gateway.close();
       await connection.close();
