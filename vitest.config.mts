@@ -13,6 +13,7 @@ const SOLO = [
   'test/throttling.test.ts',
   'test/fair-share.test.ts',
   'test/production-build.test.ts',
+  'test/deploy/worker-metrics-process.test.ts',
 ];
 
 /**

@@ -33,7 +33,7 @@ const upstreamTokens = new Counter({
 // Read from the model's capacity when scraped: nothing on the hot path.
 new Gauge({
   name: 'batchgw_upstream_concurrency_limit',
-  help: 'In-flight requests a model may have in this process now: the adaptive (AIMD) limit, at most the cap; it falls on 429s.',
+  help: 'In-flight requests a model may have in this worker now: the adaptive (AIMD) limit, at most its cap share; it falls on 429s.',
   labelNames: ['model'] as const,
   registers: [registry],
   collect() {
@@ -42,7 +42,7 @@ new Gauge({
 });
 new Gauge({
   name: 'batchgw_upstream_concurrency_cap',
-  help: "A model's configured cap on in-flight requests in this process.",
+  help: "This worker's share of a model's cap on in-flight requests (summed over workers: the deployment's cap).",
   labelNames: ['model'] as const,
   registers: [registry],
   collect() {
