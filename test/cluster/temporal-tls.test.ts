@@ -1,6 +1,6 @@
 // Connecting to any Temporal: worker, API and temporal CLI against the real server with mTLS, configured only by TEMPORAL_* variables.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,12 @@ import { startSimulator, type Simulator } from '../../src/simulator/server';
 import { chatLine, createBatch, readResultFile, waitForBatch } from '../harness/batches';
 import { freePort } from '../harness/ports';
 import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../harness/processes';
-import { startTemporalCluster, temporalCli, type TemporalCluster } from '../harness/temporal-cluster';
+import {
+  foreignJwt,
+  startTemporalCluster,
+  temporalCli,
+  type TemporalCluster,
+} from '../harness/temporal-cluster';
 import { createCa, issueCertificate } from '../harness/tls-certs';
 
 /** How long a refused worker may take to say so: far less than the 60 s a hang would run into. */
@@ -32,6 +37,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'batchgw-tls-'));
   // The workers of this file share DATA_DIR: bundle the workflow code there once, now, so no
   // worker start waits for webpack on a loaded machine (they find the bundle up to date).
+  mkdirSync(join(dataDir, 'worker'));
   await execFileP(process.execPath, [
     '--import',
     'tsx',
@@ -234,6 +240,73 @@ describe('mTLS: worker, API and CLI configured only by TEMPORAL_* variables', ()
       );
       expect(message).toMatch(/exited with 2/);
       expect(message).toMatch(/TEMPORAL_TLS_CERT: cannot read .*nope\.pem \(ENOENT\)/);
+    }
+  });
+});
+
+describe('API keys (TEMPORAL_API_KEY): the server verifies JWTs with its default authorizer and claim mapper', () => {
+  let keyed: TemporalCluster;
+  beforeAll(async () => {
+    // TLS without client certificates, and a bearer token on every call: how Temporal Cloud's API keys work.
+    keyed = await startTemporalCluster({ tls: 'tls', apiKeys: true, namespace: 'key-team' });
+    console.log(`TLS + JWT cluster started in ${keyed.startupMs} ms ${JSON.stringify(keyed.phasesMs)}`);
+  });
+  afterAll(async () => {
+    await keyed?.close();
+  });
+
+  /** The cluster's settings with another key (none: unset). */
+  const withKey = (key: string | null) => ({
+    ...without(keyed.env, 'TEMPORAL_API_KEY'),
+    ...(key === null ? {} : { TEMPORAL_API_KEY: key }),
+  });
+
+  it('a worker and an API with a key for the namespace run a batch; the CLI with the same key lists it', async () => {
+    const sign = keyed.signApiKey;
+    if (!sign) throw new Error('the cluster has no key issuer');
+    // Only the namespace's permission, as a team's key would have; no system permission.
+    const temporal = withKey(sign(['key-team:admin']));
+    const queue = `key-${Date.now()}`;
+    const env = appEnv(temporal, queue, await freePort());
+    const [worker, api] = await Promise.all([startWorker(env), startApi(env)]);
+    expect(worker.output()).toMatch(
+      /polling task queue .* \(TLS, own CA, server name temporal\.cluster\.test, API key\)/,
+    );
+    const created = await createBatch(api.openai, [
+      chatLine('a', 'gpt-4o-mini', 'hi'),
+      chatLine('b', 'gpt-4o-mini', 'ho'),
+    ]);
+    const done = await waitForBatch(api.openai, created.id);
+    expect(done.request_counts).toEqual({ total: 2, completed: 2, failed: 0 });
+    expect(worker.output()).not.toMatch(/could not be set up/);
+    const listed = await temporalCli(
+      ['workflow', 'list', '--query', `WorkflowId = '${created.id}'`],
+      temporal,
+    );
+    expect(listed).toContain(created.id);
+
+    // The same API without a key: it starts (lazily) but Temporal refuses its calls.
+    const keyless = await startApi(appEnv(withKey(null), queue, await freePort()));
+    await expect(keyless.openai.batches.list()).rejects.toThrow();
+    await expect(temporalCli(['workflow', 'list', '--limit', '1'], withKey(null))).rejects.toThrow(
+      /unauthorized|permission/i,
+    );
+    await Promise.all([worker.stop(), api.proc.stop(), keyless.proc.stop()]);
+  });
+
+  it('a worker without a key, with a key signed by someone else, or with a key for another namespace is refused at start', async () => {
+    const sign = keyed.signApiKey;
+    if (!sign) throw new Error('the cluster has no key issuer');
+    const none = await refusedWorker(appEnv(withKey(null), `nokey-${Date.now()}`));
+    expect(none.message).toMatch(/exited with 2/);
+    expect(none.message).toMatch(/requires authentication: set TEMPORAL_API_KEY/);
+    expect(none.ms).toBeLessThan(REFUSAL_BOUND_MS);
+
+    for (const key of [foreignJwt(['key-team:admin']), sign(['other-team:admin'])]) {
+      const refused = await refusedWorker(appEnv(withKey(key), `badkey-${Date.now()}`));
+      expect(refused.message).toMatch(/refused the API key \(TEMPORAL_API_KEY\)/);
+      expect(refused.message).not.toContain(key);
+      expect(refused.ms).toBeLessThan(REFUSAL_BOUND_MS);
     }
   });
 });
