@@ -1,10 +1,12 @@
 // The container deployment, checked without a Docker engine: temporal-compose.yml against the Compose
-// Specification schema and our rules (its two setup jobs run on the real S3 server and Temporal of the
-// test run), and the Dockerfile's structure. scripts/check-dockerfile.sh runs the build steps.
+// Specification schema, by compose-go (the reference loader) and by our rules, its two setup jobs run on
+// the test run's real S3 server and Temporal; the Dockerfile's structure (scripts/check-dockerfile.sh
+// runs its build steps).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +19,7 @@ import { findTemporalCli } from '../../src/temporal/cli-path';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/definitions';
 import { s3Server } from '../harness/s3-server';
 import {
+  COMPOSE_PATH,
   composeHeader,
   interpolate,
   InterpolationError,
@@ -115,6 +118,47 @@ describe('temporal-compose.yml', () => {
     expect(errors).toContain('/services/api must NOT have unevaluated properties (helthcheck)');
     expect(errors.some((e) => e.startsWith('/services/worker/depends_on/s3/condition'))).toBe(true);
     expect(errors).toContain('/services/worker/ports must be array');
+  });
+
+  describe('loaded by compose-go, the reference implementation (`docker compose config`)', () => {
+    let binary = '';
+    beforeAll(async () => {
+      binary = join(mkdtempSync(join(tmpdir(), 'compose-config-')), 'compose-config');
+      // Go's module and build caches make this a few seconds after the first time.
+      await run('go', ['build', '-o', binary, '.'], {
+        cwd: join(ROOT, 'scripts/compose-config'),
+        env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
+        timeout: 170_000,
+      });
+    }, 180_000);
+
+    it('accepts the file with every profile, resolving it exactly as these checks do', async () => {
+      const { stdout } = await run(binary, [COMPOSE_PATH, join(ROOT, 'deploy/compose.env.example')]);
+      const resolved = parse(stdout) as { services: Record<string, Service> };
+      expect(Object.keys(resolved.services).sort()).toEqual(Object.keys(services).sort());
+      for (const [name, service] of Object.entries(services)) {
+        const theirs = resolved.services[name];
+        expect(theirs.image, name).toBe(service.image);
+        // The scripts the setup-job tests run are the ones compose would run.
+        expect(theirs.command, name).toEqual(service.command);
+        expect(theirs.entrypoint, name).toEqual(service.entrypoint);
+        const env = Object.fromEntries(
+          Object.entries(service.environment ?? {}).map(([k, v]) => [k, v === null ? null : String(v)]),
+        );
+        expect(theirs.environment ?? {}, name).toEqual(env);
+        expect(theirs.deploy?.replicas, name).toBe(service.deploy?.replicas);
+      }
+    });
+
+    it('refuses to load without a required secret, naming it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'compose-env-'));
+      const envFile = join(dir, 'without-secrets-key.env');
+      writeFileSync(envFile, read('deploy/compose.env.example').replace(/^SECRETS_KEY=.*$/m, ''));
+      await expect(run(binary, [COMPOSE_PATH, envFile])).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('required variable SECRETS_KEY is missing a value'),
+      });
+    });
   });
 
   it('every image is pinned to a version (no latest, no bare name)', () => {
@@ -463,23 +507,43 @@ describe('Dockerfile', () => {
         (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
       );
 
+    /**
+     * Runs the probe until it gives the expected exit code and output, at most 3 times, as Docker
+     * counts a health check (retries): on a loaded machine one run can hit the probe's own timeout.
+     */
+    async function expectProbe(env: Record<string, string>, args: string[], code: number, says: string) {
+      const seen: { code: number; out: string }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const result = await probe(env, ...args);
+        if (result.code === code && result.out.includes(says)) return;
+        seen.push(result);
+      }
+      expect(seen, `health-probe ${args.join(' ')}`).toEqual([]);
+    }
+
     it('exits 0 on 2xx and 1 on an error status, a closed port or a missing setting', async () => {
       const closed = createServer();
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
       const closedPort = String((closed.address() as AddressInfo).port);
       await new Promise<void>((resolve) => closed.close(() => resolve()));
-      const [ok, unhealthy, viaOtherVariable, unset, refused] = await Promise.all([
-        probe({ PORT: String(port) }, 'PORT', '/health'),
-        probe({ PORT: String(port) }, 'PORT', '/unhealthy'),
-        probe({ METRICS_PORT: String(port), PORT: '1' }, 'METRICS_PORT', '/health'),
-        probe({}, 'METRICS_PORT', '/metrics'),
-        probe({ PORT: closedPort }, 'PORT', '/health'),
-      ]);
-      expect(ok).toEqual({ code: 0, out: `health-probe: http://127.0.0.1:${port}/health answered 200\n` });
-      expect(unhealthy).toMatchObject({ code: 1, out: expect.stringContaining('answered 503') });
-      expect(viaOtherVariable).toMatchObject({ code: 0 });
-      expect(unset).toMatchObject({ code: 1, out: expect.stringContaining('METRICS_PORT is not set') });
-      expect(refused).toMatchObject({ code: 1, out: expect.stringContaining(`127.0.0.1:${closedPort}`) });
+      const url = `http://127.0.0.1:${port}`;
+      await expectProbe({ PORT: String(port) }, ['PORT', '/health'], 0, `${url}/health answered 200`);
+      await expectProbe({ PORT: String(port) }, ['PORT', '/unhealthy'], 1, `${url}/unhealthy answered 503`);
+      // The variable named is the one read (the worker's METRICS_PORT, not the API's PORT).
+      await expectProbe(
+        { METRICS_PORT: String(port), PORT: '1' },
+        ['METRICS_PORT', '/health'],
+        0,
+        'answered 200',
+      );
+      await expectProbe({}, ['METRICS_PORT', '/metrics'], 1, 'METRICS_PORT is not set to a port number');
+      await expectProbe(
+        { PORT: closedPort },
+        ['PORT', '/health'],
+        1,
+        `127.0.0.1:${closedPort}/health: fetch failed`,
+      );
+      await expectProbe({ PORT: String(port) }, ['PORT', 'health'], 1, 'usage: health-probe');
     });
   });
 });
