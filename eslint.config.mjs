@@ -29,6 +29,7 @@ export default tseslint.config(
       'src/nexus/batches-service.ts',
       // The tracing workflow interceptors, bundled into the workflow code.
       'src/observability/tracing-workflow.ts',
+      'src/observability/tracing-ids.ts',
       'test/fixtures/team-workflows/**/*.ts',
     ],
     rules: {

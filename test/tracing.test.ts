@@ -7,6 +7,8 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
+import { BATCH_STATE_MSG } from '../src/observability/batch-events-sink';
+import { createLogger } from '../src/observability/logger';
 import { startTracing, type Tracing } from '../src/observability/tracing';
 import { chatLine, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
 import { spawnEntry, type Proc } from './harness/processes';
@@ -58,6 +60,19 @@ async function createTraced(
   return { batch: (await res.json()) as Batch, status: res.status };
 }
 
+/** A worker logger whose JSON lines the test reads. */
+function capturedLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger(
+    { LOG_LEVEL: 'info' },
+    { destination: { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) } },
+  );
+  return {
+    logger,
+    stateLines: (batchId: string) => lines.filter((l) => l.msg === BATCH_STATE_MSG && l.batch_id === batchId),
+  };
+}
+
 const inTrace = (spans: ReadableSpan[], traceId: string) =>
   spans.filter((s) => s.spanContext().traceId === traceId);
 const named = (spans: ReadableSpan[], name: string) => spans.filter((s) => s.name === name);
@@ -66,11 +81,16 @@ describe('tracing on', () => {
   let exporter: InMemorySpanExporter;
   let tracing: Tracing;
   let stack: Stack;
+  const workerLog = capturedLogger();
   beforeAll(async () => {
     exporter = new InMemorySpanExporter();
     tracing = startTracing('batch-gateway-test', {}, { exporter })!;
     // The model children run their chunks one segment at a time: several activities per child.
-    stack = await startStack({ GATEWAY_API_KEY: GATEWAY_KEY, SEGMENT_SIZE: '1' });
+    stack = await startStack(
+      { GATEWAY_API_KEY: GATEWAY_KEY, SEGMENT_SIZE: '1' },
+      {},
+      { logger: workerLog.logger },
+    );
   });
   afterAll(async () => {
     await stack?.close();
@@ -143,6 +163,13 @@ describe('tracing on', () => {
     expect(recorded).not.toContain(PROMPT_MARK);
     expect(recorded).not.toContain(GATEWAY_KEY);
     expect(recorded).not.toContain('#sim:');
+
+    // The worker's state-change lines (validating … completed) carry the trace, and the run's span.
+    const states = workerLog.stateLines(batch.id);
+    expect(states.map((l) => l.status)).toContain('completed');
+    for (const line of states) expect(line.trace_id, JSON.stringify(line)).toBe(tp.traceId);
+    const run = named(spans, 'RunWorkflow:batchWorkflow')[0].spanContext().spanId;
+    expect(states.some((l) => l.span_id === run)).toBe(true);
   });
 
   it('a request without a traceparent starts a trace of its own', async () => {
@@ -245,8 +272,9 @@ describe('tracing on', () => {
 
 describe('tracing off', () => {
   let stack: Stack;
+  const workerLog = capturedLogger();
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({}, {}, { logger: workerLog.logger });
   });
   afterAll(async () => stack?.close());
 
@@ -259,6 +287,10 @@ describe('tracing off', () => {
     expect(sim.lastHeaders).not.toBeNull();
     expect(sim.lastHeaders?.traceparent).toBeUndefined();
     expect(sim.lastHeaders?.tracestate).toBeUndefined();
+    // No trace ids in the logs either (the workflow's own spans go nowhere).
+    const states = workerLog.stateLines(batch.id);
+    expect(states.length).toBeGreaterThan(0);
+    for (const line of states) expect(line).not.toHaveProperty('trace_id');
   });
 });
 

@@ -9,6 +9,7 @@ import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authentic
 import { BatchService } from '../api/batch-service';
 import { buildApiServer } from '../api/server';
 import { createLogger } from '../observability/logger';
+import { activeTracing, traceFields } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/metrics-runtime';
 import { startMetricsServer } from '../observability/metrics-server';
 import { tracingClientInterceptors } from '../observability/tracing-temporal';
@@ -142,7 +143,8 @@ export async function startWorker(
 ) {
   await checkStorage(store);
   // JSON lines at LOG_LEVEL; the SDK's own logs join them at WARN, its metrics METRICS_PORT's /metrics.
-  const logger = createLogger(config);
+  // With tracing on, lines logged inside an activity carry its trace_id and span_id.
+  const logger = createLogger(config, activeTracing() ? { mixin: traceFields } : {});
   const sdkMetricsUrl = await installWorkerRuntime(config, logger);
   // Connect first: a refused connection (TLS, API key) is reported in a moment, not after bundling.
   const connection = await connectWorker(config);

@@ -4,6 +4,7 @@ import { isTerminal } from '../domain/batch-state';
 import type { BatchEventSinks, BatchStateEvent } from './batch-events';
 import type { Logger } from './logger';
 import { observeBatchState } from './metrics-worker';
+import { activeTracing } from './tracing';
 
 /** The `msg` of every state-change line: stable, so log queries can select them. */
 export const BATCH_STATE_MSG = 'batch state changed';
@@ -34,6 +35,10 @@ export function batchEventSinks(logger: Logger): InjectedSinks<BatchEventSinks> 
               ...(durationS !== null ? { duration_s: durationS } : {}),
               workflow_id: info.workflowId,
               run_id: info.runId,
+              // The trace of the request that started the batch (the workflow's spans make none otherwise).
+              ...(activeTracing() && event.trace_id
+                ? { trace_id: event.trace_id, span_id: event.span_id }
+                : {}),
             },
             BATCH_STATE_MSG,
           );

@@ -1,6 +1,7 @@
 // A batch's status change as a workflow reports it to its worker (a Temporal sink): workflow-safe, types and one pure function.
 import type { Sinks } from '@temporalio/workflow';
 import type { Batch, BatchStatus } from '../domain/batch';
+import { activeSpanIds } from './tracing-ids';
 
 /** At most this many model names go into one event; `model_count` has them all. */
 export const EVENT_MODELS = 20;
@@ -23,6 +24,9 @@ export interface BatchStateEvent {
   at_ms: number;
   /** The first error's code, for a failed batch (e.g. gateway_auth_failed). */
   error_code: string | null;
+  /** The workflow's active span (its run's, or a handler's): logged when the worker traces. */
+  trace_id?: string;
+  span_id?: string;
 }
 
 /** The sink interface: `proxySinks<BatchEventSinks>()` in workflows, batch-events-sink.ts on the worker. */
@@ -48,5 +52,6 @@ export function stateEvent(
     created_at_ms: createdAtMs ?? batch.created_at * 1000,
     at_ms: atMs,
     error_code: batch.errors?.data[0]?.code ?? null,
+    ...activeSpanIds(),
   };
 }

@@ -2,7 +2,7 @@
 // built-ins, no I/O): OpenTelemetry's, with span ids that never draw on the workflow's randomness.
 // First: gives the sandbox the `performance` and `window` OpenTelemetry's modules read as they load.
 import '@temporalio/interceptors-opentelemetry/lib/workflow/runtime';
-import { trace, type Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import { BasicTracerProvider, SimpleSpanProcessor, type IdGenerator } from '@opentelemetry/sdk-trace-base';
 import {
   OpenTelemetryInboundInterceptor,
@@ -88,15 +88,3 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
   outbound: [new TracingOutbound()],
   internals: [new OpenTelemetryInternalsInterceptor()],
 });
-
-/**
- * In workflow code: the trace and span of the active workflow span (the run's, or a handler's),
- * for a sink call to carry into a log line; {} outside any span. Reads context only: no command,
- * no randomness.
- */
-export function workflowTraceIds(): { trace_id?: string; span_id?: string } {
-  const span = trace.getActiveSpan();
-  if (!span) return {};
-  const { traceId, spanId } = span.spanContext();
-  return { trace_id: traceId, span_id: spanId };
-}

@@ -1,6 +1,6 @@
 // OpenTelemetry traces: one tracer provider per process, exporting over OTLP/HTTP when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set; when it is not, nothing is installed and nothing is traced.
-import { context, propagation, trace, type Span } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
@@ -13,6 +13,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Config } from '../config';
+import { activeSpanIds } from './tracing-ids';
 
 export type TracingConfig = Pick<
   Config,
@@ -89,11 +90,7 @@ export function startTracing(
   return tracing;
 }
 
-/** `trace_id` and `span_id` of the active span, for a log line (pino's `mixin`); {} when there is none. */
+/** `trace_id` and `span_id` of the active span, for a log line (pino's `mixin`); {} with tracing off. */
 export function traceFields(): { trace_id?: string; span_id?: string } {
-  if (!active) return {};
-  const span: Span | undefined = trace.getActiveSpan();
-  if (!span) return {};
-  const { traceId, spanId } = span.spanContext();
-  return { trace_id: traceId, span_id: spanId };
+  return active ? activeSpanIds() : {};
 }
