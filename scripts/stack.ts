@@ -115,7 +115,7 @@ async function main() {
   console.log(
     ui
       ? `  ${pad('Temporal Web UI')}${ui.url}`
-      : `  ${pad('Temporal Web UI')}not running: build it with \`go install github.com/temporalio/ui-server/v2/cmd/server@v2.42.1\` and set TEMPORAL_UI_SERVER_PATH`,
+      : `  ${pad('Temporal Web UI')}not running: go install github.com/temporalio/ui-server/v2/cmd/server@v2.42.1, then copy the binary to ~/.cache/temporal-batch-gateway/bin/temporal-ui-server or set TEMPORAL_UI_SERVER_PATH`,
   );
   console.log(
     `  ${pad('Temporal server')}${stack.cluster.address}  (1.29.1 on PostgreSQL, ${tls === 'none' ? 'plaintext' : tls === 'tls' ? 'TLS' : 'mTLS'}, namespace ${stack.cluster.namespace})`,
