@@ -12,6 +12,7 @@ const SOLO = [
   'test/gateway-url.test.ts',
   'test/throttling.test.ts',
   'test/fair-share.test.ts',
+  'test/cluster-limits.test.ts',
   'test/production-build.test.ts',
   'test/deploy/worker-metrics-process.test.ts',
 ];

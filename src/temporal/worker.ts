@@ -48,6 +48,9 @@ export async function createBatchWorker(
     activities: createActivities(runtime),
     // Chunk activities mostly wait on the network; the real caps are the upstream limiters.
     maxConcurrentActivityTaskExecutions: 500,
+    // No eager activities: they would run a model's chunks on the worker that runs its workflow,
+    // while each worker's share of the caps needs chunks on every worker (cluster-share.ts).
+    maxEagerActivityReservationsPerWorkflowTask: 0,
     // Frequent heartbeats let cancellation reach running chunks within about a second.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
