@@ -119,7 +119,7 @@ const HINTS: [RegExp, (o: TemporalConnectionOptions) => string][] = [
       !o.tls
         ? 'the server closed the connection: if it expects TLS, set TEMPORAL_TLS=true (and TEMPORAL_TLS_CA)'
         : o.tls.clientCertPair
-          ? 'the server closed the TLS connection: check that it trusts the CA of TEMPORAL_TLS_CERT'
+          ? 'the server closed the TLS connection: it may not trust the client certificate (TEMPORAL_TLS_CERT)'
           : 'the server closed the TLS connection: if it requires a client certificate (mTLS), set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY',
   ],
   [
