@@ -276,11 +276,18 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     };
     // Fires after the answer is written or when the client disconnects first: either way the timer
     // must not outlive the call, and the call must leave the in-flight counts exactly once.
-    res.once('close', () => {
+    const onClose = (): void => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       finish('aborted');
-    });
+    };
+    // A client that gave up while its body was still being read (a loaded machine) closed the socket
+    // before this handler ran: that 'close' has been emitted already and would never reach onClose.
+    if (req.raw.socket.destroyed) {
+      onClose();
+      return;
+    }
+    res.once('close', onClose);
 
     const answer = (): void => {
       timer = undefined;
