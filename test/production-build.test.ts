@@ -47,7 +47,8 @@ beforeAll(async () => {
     built: true,
     env: { DATA_DIR: dataDir },
   });
-});
+  // A build after others' edits recompiles most of src/: minutes on a loaded 2-core machine.
+}, 600_000);
 
 afterAll(async () => {
   await stack?.close();
