@@ -1,4 +1,4 @@
-// The worker's metrics: upstream calls per model (hot path: cached children, increments only) and batch state changes.
+// The worker's metrics: upstream calls per model (hot path: plain number increments, read at scrape) and batch state changes.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { TokenCounts } from '../gateway/usage';
 import { BoundedLabels, registry } from './metrics';
@@ -6,29 +6,50 @@ import { BoundedLabels, registry } from './metrics';
 /** Distinct model names with series of their own per process; later models count as `other`. */
 export const MAX_MODEL_LABELS = 100;
 
-const upstreamRequests = new Counter({
+// The upstream series are plain numbers on each model's ModelMetrics, copied into prom-client when
+// scraped: prom-client hashes the labels on every inc(), too much for every attempt.
+new Counter({
   name: 'batchgw_upstream_requests_total',
   help: 'Upstream attempts by model and answer: the HTTP status code, or timeout / connection_error when there was none (error: a fault of ours).',
   labelNames: ['model', 'status'] as const,
   registers: [registry],
+  collect() {
+    this.reset();
+    for (const m of models.entries())
+      for (const c of m.byStatus.values()) this.labels(m.label, c.status).inc(c.n);
+  },
 });
-const upstreamInFlight = new Gauge({
+new Gauge({
   name: 'batchgw_upstream_in_flight',
   help: 'Upstream requests sent and not yet answered, by model.',
   labelNames: ['model'] as const,
   registers: [registry],
+  collect() {
+    for (const m of models.entries()) this.labels(m.label).set(m.inFlight);
+  },
 });
-const upstreamRetries = new Counter({
+new Counter({
   name: 'batchgw_upstream_retries_total',
   help: 'Upstream attempts after the first of their request (429, 5xx, timeouts, connection errors), by model.',
   labelNames: ['model'] as const,
   registers: [registry],
+  collect() {
+    this.reset();
+    for (const m of models.entries()) this.labels(m.label).inc(m.retries);
+  },
 });
-const upstreamTokens = new Counter({
+new Counter({
   name: 'batchgw_upstream_tokens_total',
   help: 'Tokens the gateway reported as used, by model and direction (input, output).',
   labelNames: ['model', 'direction'] as const,
   registers: [registry],
+  collect() {
+    this.reset();
+    for (const m of models.entries()) {
+      this.labels(m.label, 'input').inc(m.tokensIn);
+      this.labels(m.label, 'output').inc(m.tokensOut);
+    }
+  },
 });
 // Read from the model's capacity when scraped: nothing on the hot path.
 new Gauge({
@@ -82,52 +103,46 @@ export interface CapacityView {
   readonly cap: number;
 }
 
-type Child<M extends { labels(...v: string[]): unknown }> = ReturnType<M['labels']>;
-
 /**
- * One model's upstream series, its children made once: an attempt costs a map lookup and an
- * increment. Handed to executeRequest as its `observer`.
+ * One model's upstream counts as plain numbers (read into the series when scraped): an attempt
+ * costs a map lookup and a few increments, no allocation. Handed to executeRequest as its `observer`.
  */
 export class ModelMetrics {
   /** The capacity the model's latest chunk in this process used, read by the gauges when scraped. */
   capacity: CapacityView | null = null;
-  private readonly byStatus = new Map<number | string, Child<typeof upstreamRequests>>();
-  private readonly inFlight: Child<typeof upstreamInFlight>;
-  private readonly retries: Child<typeof upstreamRetries>;
-  private readonly tokensIn: Child<typeof upstreamTokens>;
-  private readonly tokensOut: Child<typeof upstreamTokens>;
+  /** By the answer as given (status code or kind); `status` is its label value. */
+  readonly byStatus = new Map<number | string, { status: string; n: number }>();
+  inFlight = 0;
+  retries = 0;
+  tokensIn = 0;
+  tokensOut = 0;
 
-  constructor(readonly label: string) {
-    this.inFlight = upstreamInFlight.labels(label);
-    this.retries = upstreamRetries.labels(label);
-    this.tokensIn = upstreamTokens.labels(label, 'input');
-    this.tokensOut = upstreamTokens.labels(label, 'output');
-  }
+  constructor(readonly label: string) {}
 
   /** An attempt is sent (`attempt` counts from 1: later ones are retries). */
   readonly sent = (attempt: number): void => {
-    this.inFlight.inc();
-    if (attempt > 1) this.retries.inc();
+    this.inFlight++;
+    if (attempt > 1) this.retries++;
   };
 
   /** An attempt is answered: its HTTP status, or how it failed without one. */
   readonly answered = (result: number | 'timeout' | 'connection_error' | 'error'): void => {
-    this.inFlight.dec();
-    let child = this.byStatus.get(result);
-    if (!child) {
+    this.inFlight--;
+    let count = this.byStatus.get(result);
+    if (!count) {
       // Only real status codes get a value of their own (a gateway could send anything).
-      const value =
+      const status =
         typeof result === 'string' || (result >= 100 && result <= 599) ? String(result) : 'invalid';
-      child = upstreamRequests.labels(this.label, value);
-      this.byStatus.set(result, child);
+      count = [...this.byStatus.values()].find((c) => c.status === status) ?? { status, n: 0 };
+      this.byStatus.set(result, count);
     }
-    child.inc();
+    count.n++;
   };
 
   /** Tokens a 2xx answer reported. */
   tokens(t: TokenCounts): void {
-    if (t.input > 0) this.tokensIn.inc(t.input);
-    if (t.output > 0) this.tokensOut.inc(t.output);
+    this.tokensIn += t.input;
+    this.tokensOut += t.output;
   }
 }
 
