@@ -5,6 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import { batchEventSinks } from '../src/observability/batch-events-sink';
 import { createLogger } from '../src/observability/logger';
+import { tracingWorkerOptions } from '../src/observability/tracing-temporal';
 
 const FIXTURES = resolve(__dirname, 'fixtures/histories');
 
@@ -63,7 +64,7 @@ describe('workflow determinism', () => {
       // The sinks every worker registers (a replay calls none of them; unregistered, each call logs an error).
       {
         workflowBundle: { codePath: inject('workflowBundlePath') },
-        sinks: batchEventSinks(createLogger({ LOG_LEVEL: 'silent' })),
+        sinks: { ...batchEventSinks(createLogger({ LOG_LEVEL: 'silent' })), ...tracingWorkerOptions().sinks },
       },
       h.history,
       h.workflowId,
