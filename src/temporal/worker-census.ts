@@ -65,6 +65,12 @@ export interface CensusOptions {
   /** Resizes the caps (ConcurrencyLimits.setWorkerShare). */
   apply(share: WorkerShare): void;
   log: CensusLog;
+  /**
+   * Longest warm-up without a sighting of this worker's own poller (e.g. its polls land on a task
+   * queue partition the census does not read) or without any census answer: then the worker takes
+   * its share from what it knows, so a rate-limited model never waits forever. Default 10 intervals.
+   */
+  maxWarmUpMs?: number;
   /** False once the worker is shutting down: the loop ends without a word. */
   running?: () => boolean;
   now?: () => number;
@@ -86,6 +92,7 @@ export class WorkerCensus {
   private aloneAtStart = false;
   private failing = false;
   private last: WorkerShare | null = null;
+  private startedAt: number | null = null;
   private readonly now: () => number;
 
   constructor(private readonly opts: CensusOptions) {
@@ -119,10 +126,22 @@ export class WorkerCensus {
 
   /** One census: list the pollers, count, apply the share. Never throws. */
   async census(): Promise<void> {
+    this.startedAt ??= this.now();
     let pollers: PollerSighting[];
     try {
       pollers = await this.opts.describe();
     } catch (err) {
+      if (this.last === null && this.warmUpOver(this.now())) {
+        // No census ever answered: the caps of this worker become per process rather than a hang.
+        this.opts.log.warn(
+          `worker census has not answered for ${this.maxWarmUpMs()} ms (${(err as Error).message}): ` +
+            `this worker takes the whole caps until it does`,
+        );
+        this.last = { workers: 1, rank: 0, warmingUp: false };
+        this.opts.apply(this.last);
+        this.failing = true;
+        return;
+      }
       if (!this.failing && this.isRunning() && !this.stopped)
         this.opts.log.warn(
           `worker census failed (${(err as Error).message}): keeping this worker's share of the caps ` +
@@ -142,13 +161,24 @@ export class WorkerCensus {
       this.aloneAtStart = t.workers === 1;
     }
     const warmingUp =
-      this.firstSeenAt === null || (!this.aloneAtStart && now - this.firstSeenAt < 2 * this.opts.intervalMs);
+      this.firstSeenAt === null
+        ? !this.warmUpOver(now)
+        : !this.aloneAtStart && now - this.firstSeenAt < 2 * this.opts.intervalMs;
     const share: WorkerShare = { workers: t.workers, rank: t.rank, warmingUp };
     const prev = this.last;
     this.last = share;
     this.opts.apply(share);
     if (!prev || prev.workers !== share.workers || prev.warmingUp !== share.warmingUp)
       this.opts.log.info(`worker census: ${this.describeShare(share)}`);
+  }
+
+  private maxWarmUpMs(): number {
+    return this.opts.maxWarmUpMs ?? 10 * this.opts.intervalMs;
+  }
+
+  /** The warm-up without a sighting of this worker has lasted its longest. */
+  private warmUpOver(now: number): boolean {
+    return this.startedAt !== null && now - this.startedAt >= this.maxWarmUpMs();
   }
 
   private isRunning(): boolean {

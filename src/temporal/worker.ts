@@ -66,6 +66,7 @@ export async function createBatchWorker(
     identity,
     limits: runtime.limits,
     worker,
+    log: opts.logger,
   });
   return { worker, runtime, census };
 }

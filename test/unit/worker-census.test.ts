@@ -132,4 +132,23 @@ describe('WorkerCensus', () => {
     expect(w.c.share).toBeNull();
     expect(w.warnings[0]).toMatch(/one slot per cap, no rate budget: no census yet/);
   });
+
+  it('a worker the server never lists ends its warm-up after 10 intervals, with the share it counted', async () => {
+    const w = census('b');
+    await w.at(0, ['a', 'c']);
+    await w.at(10 * R - 1, ['a', 'c']);
+    expect(w.last().warmingUp).toBe(true);
+    await w.at(10 * R, ['a', 'c']);
+    expect(w.last()).toEqual({ workers: 3, rank: 1, warmingUp: false });
+  });
+
+  it('a census that never answers ends the warm-up after 10 intervals (whole caps, said once)', async () => {
+    const w = census('b');
+    await w.at(0, [], new Error('7 PERMISSION_DENIED'));
+    await w.at(10 * R, [], new Error('7 PERMISSION_DENIED'));
+    expect(w.last()).toEqual({ workers: 1, rank: 0, warmingUp: false });
+    await w.at(11 * R, [], new Error('7 PERMISSION_DENIED'));
+    expect(w.applied).toHaveLength(1);
+    expect(w.warnings.filter((m) => /whole caps/.test(m))).toHaveLength(1);
+  });
 });
