@@ -107,7 +107,9 @@ export async function executeRequest(
       }
     } catch (err) {
       const transport = err instanceof TransportError;
-      opts.observer?.answered(transport ? (err.kind === 'timeout' ? 'timeout' : 'connection_error') : 'error');
+      opts.observer?.answered(
+        transport ? (err.kind === 'timeout' ? 'timeout' : 'connection_error') : 'error',
+      );
       if (!transport) throw err;
       opts.onAttempt?.('transport', sentAt);
       wait = backoffDelay(attempt, opts.backoff, opts.random);
