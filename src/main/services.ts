@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authenticate';
 import { BatchService } from '../api/batch-service';
+import { buildApiServer } from '../api/server';
 import { createLogger } from '../observability/logger';
 import { activeTracing, traceFields } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/metrics-runtime';
@@ -15,7 +16,7 @@ import { tracingClientInterceptors } from '../observability/tracing-temporal';
 import { ConfigError, type Config } from '../config';
 import { FileRepository } from '../storage/file-repository';
 import { FsObjectStore } from '../storage/fs-store';
-import type { S3ObjectStore } from '../storage/s3-store';
+import { S3ObjectStore } from '../storage/s3-store';
 import type { ObjectStore } from '../storage/object-store';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { connectWorker } from '../temporal/worker-connection';
@@ -25,22 +26,18 @@ import { createBatchWorker } from '../temporal/worker';
 // Builders shared by every entry point (embedded, api, worker) and by the tests.
 
 export function storageFor(config: Config): ObjectStore {
-  if (config.STORAGE_URL) {
-    // Loaded only for S3: the AWS SDK is ~0.25 s of a process's start (BENCHMARKS.md, Start-up).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { S3ObjectStore } = require('../storage/s3-store') as typeof import('../storage/s3-store');
+  if (config.STORAGE_URL)
     return new S3ObjectStore({
       url: config.STORAGE_URL,
       endpoint: config.AWS_ENDPOINT_URL,
       region: config.AWS_REGION,
     });
-  }
   return new FsObjectStore(join(resolve(config.DATA_DIR), 'storage'));
 }
 
 /** At start: an S3 bucket that does not exist or answer is one clear line (a ConfigError), not a retry loop. */
 export async function checkStorage(store: ObjectStore): Promise<void> {
-  if ('checkBucket' in store) await (store as S3ObjectStore).checkBucket();
+  if (store instanceof S3ObjectStore) await store.checkBucket();
 }
 
 /**
@@ -65,9 +62,6 @@ export async function startApi(
   });
   const files = new FileRepository(store);
   const passthroughHeaders = config.PASSTHROUGH_HEADERS.map((h) => h.toLowerCase());
-  // Loaded here, not at the top: a worker process never needs Fastify and the routes (~0.2 s of its start).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { buildApiServer } = require('../api/server') as typeof import('../api/server');
   const app = await buildApiServer({
     store,
     files,
