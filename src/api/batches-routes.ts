@@ -14,7 +14,8 @@ import { listPage } from './list-page';
 import type { ActiveBatchQuota } from './quota';
 import { tenantOf } from './tenant';
 
-const ListBatchesQuery = z.object({
+/** Query of GET /v1/batches. */
+export const ListBatchesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.string().optional(),
 });
