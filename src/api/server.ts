@@ -21,6 +21,7 @@ import { registerIdChecks } from './ids';
 import { registerJsonBodyParser } from './json-body';
 import { registerMetricsRoute } from './metrics-route';
 import { ActiveBatchQuota } from './quota';
+import { registerRecordRoutes } from './records-routes';
 import { registerReplayRoutes } from './replay-routes';
 
 export interface ApiDeps {
@@ -129,5 +130,6 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   registerReplayRoutes(app, { ...deps, quota });
+  registerRecordRoutes(app, deps);
   return app;
 }

@@ -47,6 +47,21 @@ export interface ExecuteOptions {
   trace?: { model: string; batchId: string };
   /** Told of each attempt as it is sent and answered (metrics: in flight, by status, retries). */
   observer?: AttemptObserver;
+  /**
+   * Told of each attempt once answered, with its timing (the record's debugging view); awaited
+   * before the retry wait when the attempt will be retried, so the caller may store it first.
+   */
+  onAttemptDone?: (attempt: AttemptTiming, willRetry: boolean) => void | Promise<void>;
+}
+
+/** One attempt's wall-clock timing and answer: an HTTP status, or the transport error instead. */
+export interface AttemptTiming {
+  startedAtMs: number;
+  durationMs: number;
+  status: number | null;
+  error: { code: 'request_timeout' | 'request_failed'; message: string } | null;
+  /** The gateway's Retry-After, in ms; null when it sent none. */
+  retryAfterMs: number | null;
 }
 
 /** Sees every attempt: `sent` before it goes out, then exactly one `answered`. */
@@ -76,6 +91,9 @@ export async function executeRequest(
   for (let attempt = 1; ; attempt++) {
     let wait: number;
     const sentAt = opts.onAttempt ? performance.now() : 0;
+    const startedAtMs = opts.onAttemptDone ? Date.now() : 0;
+    const startedAt = opts.onAttemptDone ? performance.now() : 0;
+    let timing: AttemptTiming | null = null;
     opts.observer?.sent(attempt);
     try {
       // With tracing on, each attempt is a span and sends its `traceparent`; off, no work at all.
@@ -85,16 +103,17 @@ export async function executeRequest(
       opts.observer?.answered(res.status);
       opts.onAttempt?.(res.status, sentAt);
       const statusClass = classifyStatus(res.status);
-      wait =
-        statusClass === 'retryable'
-          ? retryDelay(
-              attempt,
-              parseRetryAfter(res.headers['retry-after'], Date.now()),
-              opts.backoff,
-              opts.random,
-            )
-          : 0;
+      const retryAfterMs =
+        statusClass === 'retryable' || opts.onAttemptDone
+          ? parseRetryAfter(res.headers['retry-after'], Date.now())
+          : null;
+      wait = statusClass === 'retryable' ? retryDelay(attempt, retryAfterMs, opts.backoff, opts.random) : 0;
+      if (opts.onAttemptDone) {
+        const durationMs = Math.ceil(performance.now() - startedAt);
+        timing = { startedAtMs, durationMs, status: res.status, error: null, retryAfterMs };
+      }
       if (statusClass !== 'retryable' || isLast(attempt, wait)) {
+        if (timing) await opts.onAttemptDone!(timing, false);
         return {
           kind: 'response',
           status: res.status,
@@ -113,15 +132,28 @@ export async function executeRequest(
       if (!transport) throw err;
       opts.onAttempt?.('transport', sentAt);
       wait = backoffDelay(attempt, opts.backoff, opts.random);
+      const code = err.kind === 'timeout' ? 'request_timeout' : 'request_failed';
+      if (opts.onAttemptDone) {
+        const durationMs = Math.ceil(performance.now() - startedAt);
+        timing = {
+          startedAtMs,
+          durationMs,
+          status: null,
+          error: { code, message: err.message },
+          retryAfterMs: null,
+        };
+      }
       if (isLast(attempt, wait)) {
+        if (timing) await opts.onAttemptDone!(timing, false);
         return {
           kind: 'transport_error',
-          code: err.kind === 'timeout' ? 'request_timeout' : 'request_failed',
+          code,
           message: `${err.message} (after ${attempt} attempts)`,
           attempts: attempt,
         };
       }
     }
+    if (timing) await opts.onAttemptDone!(timing, true);
     if (opts.stop?.aborted) return { kind: 'aborted', attempts: attempt };
     try {
       await (opts.retryWait ? opts.retryWait(wait) : sleep(wait, undefined, { signal: opts.stop }));

@@ -4,6 +4,10 @@ import type { TokenCounts } from '../gateway/usage';
 //   <kind>\t<custom_id as JSON>\t<in>,<cached>,<out>,<reasoning>\t<tags>\t<length of line>\t<line>\n
 // kind is `o` (output file) or `e` (error file); tags are the line's governance (outcome.ts). The length makes a torn write (a process killed
 // mid-append) detectable without parsing the line, so such an entry is ignored and its request re-run.
+// Beside them, one line per gateway attempt of a request (GET /v1/batches/{id}/requests/{custom_id}):
+//   a\t<custom_id as JSON>\t<length of attempt>\t<attempt as JSON>\n
+// written in the same append as the result entry, or on its own as soon as a retried attempt is answered.
+// Readers of results skip them (any kind but `o`/`e` is skipped), so journals without them read the same.
 
 export type ResultKind = 'o' | 'e';
 
@@ -12,6 +16,20 @@ export interface JournalEntry {
   tokens: TokenCounts;
   tags: string;
   line: string;
+}
+
+/** One gateway attempt as journaled: RecordAttempt without its number (its place among the record's lines). */
+export interface JournalAttempt {
+  started_at_ms: number;
+  duration_ms: number;
+  status_code: number | null;
+  error: { code: 'request_timeout' | 'request_failed'; message: string } | null;
+  retry_after_ms: number | null;
+}
+
+export function formatAttempt(customIdJson: string, attempt: JournalAttempt): string {
+  const json = JSON.stringify(attempt);
+  return `a\t${customIdJson}\t${json.length}\t${json}\n`;
 }
 
 export function formatEntry(
@@ -57,6 +75,48 @@ export function parseJournal(text: string): Map<string, JournalEntry> {
     }
   }
   return entries;
+}
+
+/** What one journal holds about one request: its attempts in journal order, and its first intact entry. */
+export interface RecordEntries {
+  attempts: JournalAttempt[];
+  entry: JournalEntry | null;
+}
+
+/**
+ * The attempts and result of one custom_id (as JSON) in a journal; torn lines are skipped.
+ * Lines of other records are passed over on their prefix alone, without parsing.
+ */
+export function recordEntries(text: string, customIdJson: string): RecordEntries {
+  const out: RecordEntries = { attempts: [], entry: null };
+  const prefixLength = customIdJson.length + 3;
+  let pos = 0;
+  while (pos < text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end === -1) end = text.length;
+    const start = pos;
+    pos = end + 1;
+    if (
+      text[start + 1] !== '\t' ||
+      text[start + prefixLength - 1] !== '\t' ||
+      !text.startsWith(customIdJson, start + 2)
+    )
+      continue;
+    const raw = text.slice(start, end);
+    if (raw[0] === 'a') {
+      const t3 = raw.indexOf('\t', prefixLength);
+      const json = raw.slice(t3 + 1);
+      if (t3 < 0 || Number(raw.slice(prefixLength, t3)) !== json.length) continue;
+      try {
+        out.attempts.push(JSON.parse(json) as JournalAttempt);
+      } catch {
+        // A length that matches by chance over a torn line: not an attempt.
+      }
+    } else if (!out.entry) {
+      out.entry = parseJournal(raw).get(customIdJson) ?? null;
+    }
+  }
+  return out;
 }
 
 /** Text to append before new entries so a torn last entry cannot swallow the next one. */

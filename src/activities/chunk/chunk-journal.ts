@@ -113,8 +113,32 @@ export class ChunkJournal {
     return j;
   }
 
-  async record(job: Job, kind: ResultKind, tokens: TokenCounts, tags: string, line: string): Promise<void> {
+  /**
+   * Appends a request's result, after `attemptLines` (its journal attempt lines not yet written,
+   * formatAttempt) in the same write, and marks the segment done after its last result.
+   */
+  async record(
+    job: Job,
+    kind: ResultKind,
+    tokens: TokenCounts,
+    tags: string,
+    line: string,
+    attemptLines = '',
+  ): Promise<void> {
     const seg = job.seg;
+    await (
+      await this.appenderOf(seg)
+    ).append(attemptLines + formatEntry(kind, job.req.customIdJson, tokens, tags, line));
+    countResult(seg.counts, kind, tokens, tags);
+    if (--seg.remaining === 0) await this.markDone(seg);
+  }
+
+  /** Appends attempt lines of a request still running (a retried attempt), so a reader sees them now. */
+  async recordAttempts(job: Job, attemptLines: string): Promise<void> {
+    await (await this.appenderOf(job.seg)).append(attemptLines);
+  }
+
+  private appenderOf(seg: SegmentState): Promise<ObjectAppender> {
     if (!seg.appender) {
       const repair = seg.repair;
       seg.appender = this.store.openAppender(seg.journalKey).then(async (a) => {
@@ -122,9 +146,7 @@ export class ChunkJournal {
         return a;
       });
     }
-    await (await seg.appender).append(formatEntry(kind, job.req.customIdJson, tokens, tags, line));
-    countResult(seg.counts, kind, tokens, tags);
-    if (--seg.remaining === 0) await this.markDone(seg);
+    return seg.appender;
   }
 
   /** True when every request of the chunk has a result. */

@@ -10,6 +10,7 @@ import { modelMetrics, observeFirstUpstreamCall } from '../../observability/metr
 import { loadPassthroughHeaders } from '../../security/passthrough-headers';
 import { secretBoxFor } from '../../security/secret-box';
 import type { ChunkInput, Counts } from '../../workflows/types';
+import { AttemptLog } from './attempt-log';
 import { ChunkJournal, type Job } from './chunk-journal';
 import { LaneSlots } from './lane-slots';
 import { settleResult, type SettleContext } from './settle-result';
@@ -67,8 +68,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   const onCancel = () => stop.abort();
   ctx.cancellationSignal.addEventListener('abort', onCancel);
   let sent = 0;
-  const heartbeat = setInterval(() => ctx.heartbeat({ sent }), 1000);
-  ctx.heartbeat({ sent });
+  // The segment range tells the API which records are in flight (GET /v1/batches/{id}/requests/…).
+  const progress = () => ({ sent, from: input.fromSegment, to: input.toSegment });
+  const heartbeat = setInterval(() => ctx.heartbeat(progress()), 1000);
+  ctx.heartbeat(progress());
 
   const responseCache =
     config.RESPONSE_CACHE_TTL_S > 0
@@ -88,6 +91,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     }
     const charged = await slots.admit(job.req.body);
     if (charged === null) return;
+    const attempts = new AttemptLog(journal, job);
     if (firstCallOf !== null) {
       observeFirstUpstreamCall(firstCallOf);
       firstCallOf = null;
@@ -110,6 +114,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
       retryWait: slots.retryWait,
       observer: upstream,
       trace: { model: input.model, batchId: input.batchId },
+      onAttemptDone: attempts.onAttemptDone,
     });
     sent += outcome.attempts;
     if (outcome.kind === 'aborted') return;
@@ -118,7 +123,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     slots.settle(charged, outcome, result.tokens);
     // Halt before journaling: other lanes must not start a call while the append is awaited.
     if (result.auth) halt(outcome.kind === 'response' ? outcome.status : 401);
-    await journal.record(job, result.kind, result.tokens, result.tags, result.line);
+    await journal.record(job, result.kind, result.tokens, result.tags, result.line, attempts.unwritten());
     // After the journal: the answer is safe first; the cross-batch cache is best-effort.
     if (responseCache && outcome.kind === 'response' && result.kind === 'o') {
       await responseCache.put(input.tenant, input.endpoint, job.req.body, outcome).catch(() => undefined);
