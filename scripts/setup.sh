@@ -104,6 +104,22 @@ if pg="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)" && [
   echo "PostgreSQL: $pg ($("$pg/postgres" --version))"
 fi
 
+# Debian's Chromium, for the console's browser tests (test/console/, driven by playwright-core
+# with executablePath /usr/bin/chromium or $CHROMIUM_PATH; no Playwright browser download). Only
+# those tests need it, so a failure here warns instead of stopping.
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ -x "$CHROMIUM" ]; then
+  echo "Chromium: $CHROMIUM"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Chromium (apt-get install chromium)…"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null ||
+    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }; }; then
+    echo "apt-get install chromium failed: the console's browser tests will fail" >&2
+  fi
+else
+  echo "Chromium not found at $CHROMIUM: the console's browser tests will fail until it is installed (apt-get install chromium) or CHROMIUM_PATH names one" >&2
+fi
+
 if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then link "$TEMPORAL_CLI_PATH"; exit 0; fi
 if command -v temporal >/dev/null 2>&1; then link "$(command -v temporal)"; exit 0; fi
 if [ -x "$CACHE_BIN/temporal" ]; then link "$CACHE_BIN/temporal"; exit 0; fi

@@ -80,6 +80,8 @@ export const ConfigSchema = z.object({
   /** API key sent as `Authorization: Bearer <key>` (Temporal Cloud); implies TLS unless TEMPORAL_TLS=false. */
   TEMPORAL_API_KEY: z.string().optional(),
   TEMPORAL_UI_PORT: int(8233, 0),
+  /** The Temporal Web UI as the console links to it; unset: http://localhost:TEMPORAL_UI_PORT. */
+  TEMPORAL_UI_URL: z.url().optional(),
   DATA_DIR: z.string().default('.data'),
   // The caps and rate limits hold for the whole deployment: each worker takes its share by the
   // number of live workers (src/temporal/worker-census.ts; README "Scaling out: cluster-wide limits").

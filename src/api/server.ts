@@ -16,6 +16,7 @@ import type { SecretBox } from '../security/secret-box';
 import { createAuthenticator, registerAuth, type AuthSettings } from './auth/authenticate';
 import type { BatchService } from './batch-service';
 import { registerBatchRoutes } from './batches-routes';
+import { DEFAULT_WEB_UI_LINK, registerConsoleRoute, type WebUiLink } from './console-route';
 import { registerFileRoutes } from './files-routes';
 import { registerIdChecks } from './ids';
 import { registerJsonBodyParser } from './json-body';
@@ -39,6 +40,8 @@ export interface ApiDeps {
   /** GATEWAY_TENANT_HEADER (lower-case): never captured from a client. */
   gatewayTenantHeader?: string;
   logLevel?: string;
+  /** The console's link to a batch's workflow in the Temporal Web UI (webUiLinkOf(config)). */
+  webUi?: WebUiLink;
 }
 
 /** Router errors (before any hook runs) in OpenAI's error shape: a too-long path id names nothing we have. */
@@ -130,6 +133,10 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   registerReplayRoutes(app, { ...deps, quota });
+  registerConsoleRoute(app, {
+    ...(deps.webUi ?? DEFAULT_WEB_UI_LINK),
+    completionWindows: deps.completionWindows,
+  });
   registerRecordRoutes(app, deps);
   return app;
 }

@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { authSettingsOf, checkExposure, isLoopback } from '../api/auth/authenticate';
 import { BatchService } from '../api/batch-service';
+import { webUiLinkOf } from '../api/console-route';
 import { buildApiServer } from '../api/server';
 import { createLogger } from '../observability/logger';
 import { activeTracing, traceFields } from '../observability/tracing';
@@ -73,6 +74,7 @@ export async function startApi(
     auth,
     gatewayTenantHeader: config.GATEWAY_TENANT_HEADER,
     logLevel: config.LOG_LEVEL,
+    webUi: webUiLinkOf(config),
   }).catch(async (err: unknown) => {
     await connection.close();
     throw err;

@@ -135,8 +135,18 @@ declare module 'fastify' {
   }
 }
 
-/** Routes that need no identity (/metrics: bind the API on a private network, see README). */
-const PUBLIC = new Set(['/health', '/metrics']);
+/**
+ * Routes that need no identity (/metrics: bind the API on a private network, see README). The
+ * console's files and settings hold no tenant data; the page sends the user's key on its API calls.
+ */
+const PUBLIC = new Set([
+  '/health',
+  '/metrics',
+  '/console',
+  '/console/',
+  '/console/settings.json',
+  '/console/:file',
+]);
 
 /**
  * The onRequest hook that identifies every request (but /health) before anything else looks at
