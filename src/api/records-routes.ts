@@ -9,7 +9,13 @@ import { partialResults } from './partial-results';
 import { tenantOf } from './tenant';
 
 const IdParams = z.object({ id: z.string() });
-const ResultsQuery = z.object({ kind: z.enum(['output', 'error']).optional() });
+/** Query of GET /v1/batches/{id}/results. */
+export const ResultsQuery = z.object({
+  kind: z
+    .enum(['output', 'error'])
+    .optional()
+    .describe('Only the lines bound for the output file, or for the error file (default: both).'),
+});
 
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordDeps): void {
   // A wildcard, not `:custom_id`: a custom_id may be longer than the router's parameter limit.
