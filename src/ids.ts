@@ -24,10 +24,10 @@ function randomToken(length: number): string {
  * format still reads while no id can come near a file-name or workflow-id limit. Every id a
  * request names is checked with these before it reaches storage or Temporal.
  */
-export const isFileId = (id: unknown): id is string =>
-  typeof id === 'string' && /^file-[A-Za-z0-9]{1,64}$/.test(id);
-export const isBatchId = (id: unknown): id is string =>
-  typeof id === 'string' && /^batch_[A-Za-z0-9]{1,64}$/.test(id);
+export const FILE_ID_PATTERN = /^file-[A-Za-z0-9]{1,64}$/;
+export const BATCH_ID_PATTERN = /^batch_[A-Za-z0-9]{1,64}$/;
+export const isFileId = (id: unknown): id is string => typeof id === 'string' && FILE_ID_PATTERN.test(id);
+export const isBatchId = (id: unknown): id is string => typeof id === 'string' && BATCH_ID_PATTERN.test(id);
 
 export const newFileId = (): string => `file-${randomToken(24)}`;
 export const newBatchId = (): string => `batch_${randomToken(24)}`;

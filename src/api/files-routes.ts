@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ApiError } from '../domain/api-error';
 import { clip } from '../domain/clip';
 import { ExpiresAfter } from '../domain/batch';
-import { DEFAULT_FILE_TTL_SECONDS, FilePurpose, type StoredFile } from '../domain/file';
+import { DEFAULT_FILE_TTL_SECONDS, FilePurpose, type FileDeleted, type StoredFile } from '../domain/file';
 import { newFileId } from '../ids';
 import type { FileRepository } from '../storage/file-repository';
 import { toFileObject } from '../storage/file-repository';
@@ -12,7 +12,8 @@ import { TooLargeError, type ObjectStore } from '../storage/object-store';
 import { listPage } from './list-page';
 import { tenantOf } from './tenant';
 
-const ListFilesQuery = z.object({
+/** Query of GET /v1/files. */
+export const ListFilesQuery = z.object({
   purpose: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
   order: z.enum(['asc', 'desc']).default('desc'),
@@ -158,7 +159,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps): void 
   app.delete('/v1/files/:id', async (req) => {
     const { id } = IdParams.parse(req.params);
     if (!(await files.delete(tenantOf(req), id))) throw ApiError.notFound('file', id);
-    return { id, object: 'file', deleted: true };
+    return { id, object: 'file', deleted: true } satisfies FileDeleted;
   });
 
   app.get('/v1/files/:id/content', async (req, reply) => {

@@ -1,14 +1,29 @@
-import type { ZodError } from 'zod';
+import { z, type ZodError } from 'zod';
 import { clip } from './clip';
 
-export type ApiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'rate_limit_error'
-  | 'server_error';
+export const API_ERROR_TYPES = [
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'conflict_error',
+  'rate_limit_error',
+  'server_error',
+] as const;
+export type ApiErrorType = (typeof API_ERROR_TYPES)[number];
+
+/** The body of every error answer, OpenAI's shape: what `ApiError.toBody()` writes. */
+export const ApiErrorBody = z
+  .object({
+    error: z.object({
+      message: z.string(),
+      type: z.enum(API_ERROR_TYPES),
+      param: z.string().nullable().describe('The request parameter at fault, when one is.'),
+      code: z.string().nullable().describe('A machine-readable reason, e.g. `batch_not_cancellable`.'),
+    }),
+  })
+  .describe("An error, in OpenAI's shape.");
+export type ApiErrorBody = z.infer<typeof ApiErrorBody>;
 
 /** An error our HTTP API answers with, in OpenAI's `{error:{message,type,param,code}}` shape. */
 export class ApiError extends Error {
@@ -22,7 +37,7 @@ export class ApiError extends Error {
     super(message);
   }
 
-  toBody(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+  toBody(): ApiErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 

@@ -19,6 +19,10 @@ export const FileObject = z.object({
 });
 export type FileObject = z.infer<typeof FileObject>;
 
+/** The answer of DELETE /v1/files/{id}. */
+export const FileDeleted = z.object({ id: z.string(), object: z.literal('file'), deleted: z.literal(true) });
+export type FileDeleted = z.infer<typeof FileDeleted>;
+
 /** What we store beside a file's content: the File object plus the owning tenant. */
 export const StoredFile = FileObject.extend({ tenant: z.string() });
 export type StoredFile = z.infer<typeof StoredFile>;
