@@ -88,7 +88,12 @@ describe('output schema validation (x_output_schema)', () => {
       }
       expect(line.error?.code).toBe('schema_validation_failed');
       expect(line.x_governance.outcome).toBe('errored');
-      expect(line.x_governance.quality).toMatchObject({ consistency: 0, passed: false });
+      // Scored, but no verdict: no thresholds were set at create.
+      expect(line.x_governance.quality).toEqual({
+        completeness: expect.any(Number),
+        consistency: 0,
+        governance_clean: true,
+      });
       if (badJson.includes(line.custom_id)) {
         expect(content).toMatch(/^this is not JSON: /);
         expect(line.error?.issues).toEqual([expect.stringMatching(/^content is not valid JSON: /)]);
@@ -182,10 +187,41 @@ describe('quality scoring (x_quality)', () => {
     return { scored: scored.length, passed: scored.filter((l) => l.x_governance.quality!.passed).length };
   };
 
-  it('scores every answered line and counts passes against the default thresholds', async () => {
+  it('scores every answered line without a verdict when no thresholds were set', async () => {
     const { batch, lines: results } = await runBatch(lines);
+    const scored = results.filter((l) => l.x_governance.quality);
+    expect(scored).toHaveLength(11);
+    // A short but correct answer must not read as a failure against limits nobody chose.
+    for (const line of scored) expect(line.x_governance.quality).not.toHaveProperty('passed');
+    expect(batch.x_quality).toEqual({
+      scored: 11,
+      passed: null,
+      min_completeness: null,
+      min_consistency: null,
+    });
+    const byId = new Map(results.map((l) => [l.custom_id, l]));
+    expect(byId.get('long-0')?.x_governance.quality).toEqual({
+      completeness: 1,
+      consistency: 1,
+      governance_clean: true,
+    });
+    expect(byId.get('short-0')?.x_governance.quality).toEqual({
+      completeness: 0.24,
+      consistency: 1,
+      governance_clean: true,
+    });
+    expect(byId.get('flagged')?.x_governance).toMatchObject({
+      outcome: 'flagged',
+      quality: { completeness: 1, governance_clean: false },
+    });
+    expect(byId.get('blocked')?.x_governance.quality).toBeUndefined();
+  });
+
+  it('judges every scored line against thresholds set at create', async () => {
+    const thresholds = { min_completeness: 0.8, min_consistency: 0.7 };
+    const { batch, lines: results } = await runBatch(lines, { x_quality_thresholds: thresholds });
     expect(tally(results)).toEqual({ scored: 11, passed: 6 });
-    expect(batch.x_quality).toEqual({ scored: 11, passed: 6, min_completeness: 0.8, min_consistency: 0.7 });
+    expect(batch.x_quality).toEqual({ scored: 11, passed: 6, ...thresholds });
     const byId = new Map(results.map((l) => [l.custom_id, l]));
     expect(byId.get('long-0')?.x_governance.quality).toEqual({
       completeness: 1,
@@ -193,17 +229,8 @@ describe('quality scoring (x_quality)', () => {
       governance_clean: true,
       passed: true,
     });
-    expect(byId.get('short-0')?.x_governance.quality).toEqual({
-      completeness: 0.24,
-      consistency: 1,
-      governance_clean: true,
-      passed: false,
-    });
-    expect(byId.get('flagged')?.x_governance).toMatchObject({
-      outcome: 'flagged',
-      quality: { completeness: 1, governance_clean: false, passed: false },
-    });
-    expect(byId.get('blocked')?.x_governance.quality).toBeUndefined();
+    expect(byId.get('short-0')?.x_governance.quality?.passed).toBe(false);
+    expect(byId.get('flagged')?.x_governance.quality?.passed).toBe(false);
   });
 
   it('applies the thresholds given at create', async () => {

@@ -1,5 +1,5 @@
 // Pure helpers over the Batch object, safe to import from workflow code (no zod, no Node APIs).
-import type { Batch, BatchStatus, GovernanceCounts, Usage } from './batch';
+import type { Batch, BatchStatus, GovernanceCounts, QualitySummary, Usage } from './batch';
 
 export function emptyUsage(): Usage {
   return {
@@ -33,9 +33,6 @@ export function addGovernance(into: GovernanceCounts, add: GovernanceCounts | un
   into.retried += add.retried;
   into.cached += add.cached;
 }
-
-/** Default quality thresholds, after the data-quality guidance our users follow. */
-export const DEFAULT_QUALITY_THRESHOLDS = { min_completeness: 0.8, min_consistency: 0.7 } as const;
 
 export function isTerminal(status: BatchStatus): boolean {
   return status === 'failed' || status === 'completed' || status === 'expired' || status === 'cancelled';
@@ -110,13 +107,27 @@ export function newBatch(f: NewBatchFields): Batch {
     usage: emptyUsage(),
     metadata: f.metadata,
     x_governance: emptyGovernance(),
-    x_quality: { scored: 0, passed: 0, ...(f.options?.qualityThresholds ?? DEFAULT_QUALITY_THRESHOLDS) },
+    x_quality: newQualitySummary(f.options?.qualityThresholds),
     x_budget: f.options?.maxTokens
       ? { max_tokens: f.options.maxTokens, used_tokens: 0, exceeded: false }
       : null,
     x_replay_of: f.replayOf ?? null,
     x_replays: [],
   };
+}
+
+/** No thresholds set: lines are scored, nobody judged them (`passed` and the thresholds null). */
+function newQualitySummary(thresholds: BatchOptions['qualityThresholds']): QualitySummary {
+  return thresholds
+    ? { scored: 0, passed: 0, ...thresholds }
+    : { scored: 0, passed: null, min_completeness: null, min_consistency: null };
+}
+
+/** Adds a progress delta's quality to the batch's (`passed` only when there is a verdict). */
+export function addQuality(into: QualitySummary, add: { scored: number; passed: number } | undefined): void {
+  if (!add) return;
+  into.scored += add.scored;
+  if (into.passed !== null) into.passed += add.passed;
 }
 
 /** The fields of a Batch the workflow changes while it runs (everything but what creation fixed). */

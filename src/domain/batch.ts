@@ -81,12 +81,15 @@ export const GovernanceCounts = z.object({
 });
 export type GovernanceCounts = z.infer<typeof GovernanceCounts>;
 
-/** Output quality of a batch (our extension): lines scored and lines passing the thresholds. */
+/**
+ * Output quality of a batch (our extension): lines scored, and lines passing the thresholds set
+ * with `x_quality_thresholds` — `passed` and the thresholds are null when none were set (no verdict).
+ */
 export const QualitySummary = z.object({
   scored: z.number().int(),
-  passed: z.number().int(),
-  min_completeness: z.number(),
-  min_consistency: z.number(),
+  passed: z.number().int().nullable(),
+  min_completeness: z.number().nullable(),
+  min_consistency: z.number().nullable(),
 });
 export type QualitySummary = z.infer<typeof QualitySummary>;
 

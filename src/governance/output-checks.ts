@@ -1,5 +1,5 @@
 import type { ActivityRuntime } from '../activities/runtime';
-import { DEFAULT_QUALITY_THRESHOLDS, type BatchOptions } from '../domain/batch-state';
+import type { BatchOptions } from '../domain/batch-state';
 import type { QualityScore } from '../records/outcome';
 import { clip } from '../domain/clip';
 import { contentExtractor, type AnswerContent } from './content';
@@ -59,7 +59,7 @@ const isJsonObject = (v: unknown): boolean => typeof v === 'object' && v !== nul
 export function createOutputChecks(
   endpoint: string,
   batchSchema: CompiledSchema | null,
-  thresholds: QualityThresholds,
+  thresholds: QualityThresholds | null,
 ): OutputChecks {
   const extract = contentExtractor(endpoint);
   // Embeddings and moderations have no generated text: nothing to validate or score.
@@ -109,7 +109,7 @@ export function createOutputChecks(
 
 /**
  * The output checks of a chunk: reads the batch's `x_output_schema` from storage (compiled once
- * per process) and its quality thresholds (defaults 0.8 / 0.7).
+ * per process) and its quality thresholds (none unless `x_quality_thresholds` was set: no verdict).
  */
 export async function loadOutputChecks(
   rt: ActivityRuntime,
@@ -125,5 +125,5 @@ export async function loadOutputChecks(
     if (!data) throw new Error(`the batch's output schema is missing from storage (${key})`);
     batchSchema = compileSchema(data.toString('utf8'));
   }
-  return createOutputChecks(endpoint, batchSchema, options?.qualityThresholds ?? DEFAULT_QUALITY_THRESHOLDS);
+  return createOutputChecks(endpoint, batchSchema, options?.qualityThresholds ?? null);
 }

@@ -58,23 +58,24 @@ export function plainTextConsistency(text: string): number {
 /**
  * A line's scores. `consistency` is decided by the caller (schema / JSON / text, see output-checks);
  * a line passes when it reaches both thresholds, is governance-clean and did not fail its schema.
+ * Without thresholds (none set at creation) there is no verdict: a short but correct answer must
+ * not read as a failure against limits nobody chose.
  */
 export function scoreQuality(
   content: AnswerContent,
   consistency: number,
   flagged: boolean,
   schemaFailed: boolean,
-  thresholds: QualityThresholds,
+  thresholds: QualityThresholds | null,
 ): QualityScore {
   const c = completeness(content);
-  return {
-    completeness: c,
-    consistency,
-    governance_clean: !flagged,
-    passed:
+  const score: QualityScore = { completeness: c, consistency, governance_clean: !flagged };
+  if (thresholds) {
+    score.passed =
       c >= thresholds.min_completeness &&
       consistency >= thresholds.min_consistency &&
       !flagged &&
-      !schemaFailed,
-  };
+      !schemaFailed;
+  }
+  return score;
 }

@@ -8,7 +8,8 @@ export interface QualityScore {
   completeness: number;
   consistency: number;
   governance_clean: boolean;
-  passed: boolean;
+  /** The verdict against the batch's `x_quality_thresholds`; absent when none were set. */
+  passed?: boolean;
 }
 
 export interface LineGovernance {
@@ -28,14 +29,15 @@ const LETTER: Record<Outcome, string> = {
 
 /**
  * A line's governance as a few letters for the journal, so totals can be counted without
- * parsing lines: outcome letter, then `r` (retried), `c` (cached), `p`/`q` (quality pass/fail).
+ * parsing lines: outcome letter, then `r` (retried), `c` (cached), `p`/`q` (quality pass/fail)
+ * or `u` (scored, no thresholds to judge by).
  */
 export function outcomeTags(g: LineGovernance): string {
   return (
     LETTER[g.outcome] +
     (g.attempts > 1 ? 'r' : '') +
     (g.cached ? 'c' : '') +
-    (g.quality ? (g.quality.passed ? 'p' : 'q') : '')
+    (g.quality ? (g.quality.passed === undefined ? 'u' : g.quality.passed ? 'p' : 'q') : '')
   );
 }
 
@@ -66,5 +68,5 @@ export function countTags(into: TagCounts, tags: string): void {
   if (tags.includes('p')) {
     into.quality.scored++;
     into.quality.passed++;
-  } else if (tags.includes('q')) into.quality.scored++;
+  } else if (tags.includes('q') || tags.includes('u')) into.quality.scored++;
 }

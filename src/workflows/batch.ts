@@ -20,7 +20,7 @@ import {
 import type { BatchActivities } from '../activities';
 import type { BatchResult, StartBatchInput } from '../contract/start-batch';
 import type { Batch, BatchError, BatchStatus } from '../domain/batch';
-import { addGovernance, addUsage, isTerminal, liveFields, newBatch } from '../domain/batch-state';
+import { addGovernance, addQuality, addUsage, isTerminal, liveFields, newBatch } from '../domain/batch-state';
 import { zeroCounts } from '../domain/counts';
 import { BATCH_ERROR_CODES, BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
 import { stateEvent, type BatchEventSinks } from '../observability/batch-events';
@@ -174,10 +174,7 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
     batch.request_counts.failed += delta.failed;
     addUsage(batch.usage, delta.usage);
     addGovernance(batch.x_governance, delta.governance);
-    if (delta.quality) {
-      batch.x_quality.scored += delta.quality.scored;
-      batch.x_quality.passed += delta.quality.passed;
-    }
+    addQuality(batch.x_quality, delta.quality);
     if (batch.x_budget) batch.x_budget.used_tokens = batch.usage.total_tokens;
     publish();
     if (overBudget()) requestStop('budget');
@@ -262,7 +259,15 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
     batch.usage = result.usage;
     // Older finalize results (recorded histories) carry no governance: keep the live totals then.
     if (result.governance) batch.x_governance = result.governance;
-    if (result.quality) batch.x_quality = { ...batch.x_quality, ...result.quality };
+    // No thresholds, no verdict: `passed` stays null (batch-state.ts).
+    if (result.quality) {
+      const { passed } = batch.x_quality;
+      batch.x_quality = {
+        ...batch.x_quality,
+        ...result.quality,
+        passed: passed === null ? null : result.quality.passed,
+      };
+    }
     if (batch.x_budget) batch.x_budget.used_tokens = result.usage.total_tokens;
 
     if (failure) return finish('failed', { errors: { object: 'list', data: [failure] }, failed_at: now() });

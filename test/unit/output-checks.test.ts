@@ -9,7 +9,10 @@ import { createOutputChecks, NO_CHECKS } from '../../src/governance/output-check
 import { completeness, plainTextConsistency, scoreQuality } from '../../src/governance/quality';
 import { requestedFormat } from '../../src/governance/request-format';
 import { compileSchema } from '../../src/governance/schema';
+import { emptyGovernance } from '../../src/domain/batch-state';
+import { countTags, outcomeTags } from '../../src/records/outcome';
 
+/** Thresholds a user might set with `x_quality_thresholds`. */
 const DEFAULTS = { min_completeness: 0.8, min_consistency: 0.7 };
 const CHAT = '/v1/chat/completions';
 const RESPONSES = '/v1/responses';
@@ -196,6 +199,17 @@ describe('quality scores', () => {
     const lax = { min_completeness: 0, min_consistency: 0 };
     expect(scoreQuality({ text: 'short', truncated: false }, 0, false, false, lax).passed).toBe(true);
     expect(scoreQuality(content, 0, false, true, lax).passed).toBe(false);
+  });
+
+  it('gives no verdict without thresholds (scores only)', () => {
+    const short = scoreQuality({ text: 'short', truncated: false }, 1, false, false, null);
+    expect(short).toEqual({ completeness: 0.1, consistency: 1, governance_clean: true });
+    expect(outcomeTags({ outcome: 'succeeded', attempts: 1, cached: false, quality: short })).toBe('su');
+    const tally = { governance: emptyGovernance(), quality: { scored: 0, passed: 0 } };
+    countTags(tally, 'su');
+    countTags(tally, 'sp');
+    countTags(tally, 'sq');
+    expect(tally.quality).toEqual({ scored: 3, passed: 1 });
   });
 });
 
