@@ -17,15 +17,15 @@ export function progressViewFor(stream: NodeJS.WriteStream, now: () => number = 
   return stream.isTTY ? new BarView(stream, now) : new LineView(stream, now);
 }
 
-/** The figures both views show, as text. */
+/** The figures both views show, as text (names unlike cli-progress' own `total`, `eta`…). */
 interface Frame {
   done: number;
-  total: number;
+  requests: number;
   percent: string;
   completed: number;
   failed: number;
   rate: string;
-  eta: string;
+  time_left: string;
   state: string;
   governance: string | null;
 }
@@ -36,33 +36,34 @@ function frameOf(batch: GatewayBatch, meter: RateMeter): Frame {
   const paused = batch.x_paused_at != null;
   return {
     done,
-    total,
+    requests: total,
     percent: total ? `${Math.floor((done / total) * 100)}%` : '-%',
     completed,
     failed,
     rate: formatRate(meter.perSecond()),
     // A paused batch starts nothing: no time left to promise.
-    eta: paused ? 'paused' : formatDuration(total ? meter.etaSeconds(total) : null),
+    time_left: paused ? 'paused' : formatDuration(total ? meter.etaSeconds(total) : null),
     state: statusLabel(batch),
     governance: governanceLine(batch),
   };
 }
 
-const BAR_FORMAT =
-  '{bar} {done}/{total} {percent} | completed {completed} · failed {failed} | {rate} | ETA {eta} | {state}';
+/** Three short lines rather than one long one: each fits 80 columns with 5-digit counts. */
+const BAR_FORMAT = '{bar} {percent} {done}/{requests} · {rate} · ETA {time_left}';
+const COUNTS_FORMAT = '  {state} · completed {completed} · failed {failed}';
+const OUTCOMES_FORMAT = '  {governance}';
 
 class BarView implements ProgressView {
   private readonly meter: RateMeter;
-  private readonly bars: MultiBar;
-  private counts: SingleBar | null = null;
-  private outcomes: SingleBar | null = null;
+  private readonly multi: MultiBar;
+  private rows: { bar: SingleBar; value: (frame: Frame) => number }[] = [];
 
   constructor(
     private readonly stream: NodeJS.WriteStream,
     now: () => number,
   ) {
     this.meter = new RateMeter(now);
-    this.bars = new MultiBar(
+    this.multi = new MultiBar(
       {
         stream,
         format: BAR_FORMAT,
@@ -80,27 +81,27 @@ class BarView implements ProgressView {
   update(batch: GatewayBatch): void {
     const frame = frameOf(batch, this.meter);
     // cli-progress divides by the total: a batch still counting its lines shows an empty bar.
-    const total = Math.max(frame.total, 1);
-    if (!this.counts) {
-      this.counts = this.bars.create(total, frame.done, frame);
-      // The governance outcomes on a line of their own, so the first line fits 80 columns.
-      if (frame.governance !== null)
-        this.outcomes = this.bars.create(1, 0, frame, { format: '  {governance}' });
+    const total = Math.max(frame.requests, 1);
+    if (!this.rows.length) {
+      const text = (format: string) => ({ bar: this.multi.create(1, 0, frame, { format }), value: () => 0 });
+      this.rows.push({ bar: this.multi.create(total, frame.done, frame), value: (f) => f.done });
+      this.rows.push(text(COUNTS_FORMAT));
+      // A server without our governance counts gets no third line.
+      if (frame.governance !== null) this.rows.push(text(OUTCOMES_FORMAT));
       return;
     }
-    this.counts.setTotal(total);
-    this.counts.update(frame.done, frame);
-    this.outcomes?.update(0, frame);
+    this.rows[0].bar.setTotal(total);
+    for (const row of this.rows) row.bar.update(row.value(frame), frame);
   }
 
   finish(batch: GatewayBatch): void {
     this.update(batch);
-    this.bars.stop();
+    this.multi.stop();
     this.stream.write(`${finalLine(batch)}\n`);
   }
 
   stop(): void {
-    this.bars.stop();
+    this.multi.stop();
   }
 }
 
@@ -123,7 +124,7 @@ class LineView implements ProgressView {
   update(batch: GatewayBatch, force = false): void {
     const frame = frameOf(batch, this.meter);
     // What counts as a change: the rate and ETA move on every poll and are not one.
-    const key = `${frame.state}|${frame.done}|${frame.total}|${frame.governance}`;
+    const key = `${frame.state}|${frame.done}|${frame.requests}|${frame.governance}`;
     if (key === this.printedKey) return;
     const statusChanged = frame.state !== this.printedStatus;
     if (!force && !statusChanged && this.now() - this.printedAt < PLAIN_GAP_MS) return;
@@ -133,8 +134,8 @@ class LineView implements ProgressView {
     const time = new Date(this.printedAt).toISOString().slice(11, 19);
     const outcomes = frame.governance ? ` | ${frame.governance}` : '';
     this.stream.write(
-      `${time} ${batch.id} ${frame.state} ${frame.done}/${frame.total} ${frame.percent} ` +
-        `completed ${frame.completed} · failed ${frame.failed} | ${frame.rate} | ETA ${frame.eta}${outcomes}\n`,
+      `${time} ${batch.id} ${frame.state} ${frame.done}/${frame.requests} ${frame.percent} ` +
+        `completed ${frame.completed} · failed ${frame.failed} | ${frame.rate} | ETA ${frame.time_left}${outcomes}\n`,
     );
   }
 
