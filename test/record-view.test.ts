@@ -167,7 +167,8 @@ describe('pending, in flight and partial results', () => {
     expect(inFlight, 'a record in flight').not.toBeNull();
     expect(inFlight!.result).toBeNull();
 
-    const partial = await rawGet(`/batches/${created.id}/results`);
+    // Through the openai client's generic GET, as the raw fetch Response (JSONL is not one JSON body).
+    const partial = await stack.openai.get(`/batches/${created.id}/results`).asResponse();
     expect(partial.status).toBe(200);
     expect(partial.headers.get('content-type')).toMatch(/^application\/jsonl/);
     expect(partial.headers.get('x-batch-status')).toBe('in_progress');
@@ -213,7 +214,11 @@ describe('pending, in flight and partial results', () => {
     ]);
     const done = await waitForBatch(stack.openai, created.id);
     const script = `
-import json, sys, httpx
+import json, sys
+try:
+    import httpx
+except ImportError:  # the openai build installed here ships its HTTP client as httpx2
+    import httpx2 as httpx
 from urllib.parse import quote
 from openai import OpenAI
 c = OpenAI(base_url=sys.argv[1], api_key="unused")
