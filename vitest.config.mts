@@ -15,6 +15,8 @@ const SOLO = [
   'test/cluster-limits.test.ts',
   'test/production-build.test.ts',
   'test/deploy/worker-metrics-process.test.ts',
+  // A PTY and a batch whose frames are counted.
+  'test/cli/cli-terminal.test.ts',
   // A headless Chromium beside the stack.
   'test/console/console-browser.test.ts',
 ];

@@ -50,7 +50,7 @@ function frameOf(batch: GatewayBatch, meter: RateMeter): Frame {
 
 /** Three short lines rather than one long one: each fits 80 columns with 5-digit counts. */
 const BAR_FORMAT = '{bar} {percent} {done}/{requests} · {rate} · ETA {time_left}';
-const COUNTS_FORMAT = '  {state} · completed {completed} · failed {failed}';
+const COUNTS_FORMAT = '  {state}: completed {completed} · failed {failed}';
 const OUTCOMES_FORMAT = '  {governance}';
 
 class BarView implements ProgressView {
