@@ -1,7 +1,8 @@
 // Records the workflow histories of every path a batch can take, as fixtures for the replay test
 // (test/replay.test.ts): completed with continue-as-new, cancelled, expired, budget stop, 401 halt,
 // a dead-letter replay, a validation failure, more models than run at once, a child cancelled alone,
-// a batch started from Temporal (completed, and refused for bad input). Run it after a versioned workflow change
+// a batch started from Temporal (completed, and refused for bad input), a batch paused and resumed, and
+// one paused then cancelled. Run it after a versioned workflow change
 // (README, "Changing workflow code") to add histories of the new code; never delete old ones
 // while batches on that code may still be running.
 // Usage: tsx scripts/record-scenarios.ts [out-dir [scenario…]]   (default test/fixtures/histories/<today>,
@@ -95,6 +96,33 @@ async function main() {
       await wait(cancelled.id, (b) => b.request_counts.completed >= 300);
       await openai.batches.cancel(cancelled.id);
       await record('cancelled-rollover', cancelled, 'cancelled');
+    }
+
+    // Paused twice (children cancel their chunks and roll over paused), resumed, completed; and
+    // paused then cancelled. POST /pause and /resume, as the API's users send them.
+    const act = async (id: string, action: 'pause' | 'resume') => {
+      const res = await fetch(`${api.url}/v1/batches/${id}/${action}`, { method: 'POST' });
+      if (!res.ok) throw new Error(`${action}: ${res.status} ${await res.text()}`);
+    };
+    if (wanted('paused-resumed')) {
+      const paused = await create(lines(1500));
+      for (const at of [200, 600]) {
+        await wait(paused.id, (b) => b.request_counts.completed >= at);
+        await act(paused.id, 'pause');
+        // Signals to a paused child lengthen its history: it continues as new, still paused.
+        for (let i = 0; i < 20; i++) await client.workflow.getHandle(`${paused.id}-model-0`).signal('pause');
+        await sleep(1000);
+        await act(paused.id, 'resume');
+      }
+      await record('paused-resumed', paused, 'completed');
+    }
+    if (wanted('paused-cancelled')) {
+      const paused = await create(lines(3000));
+      await wait(paused.id, (b) => b.request_counts.completed >= 300);
+      await act(paused.id, 'pause');
+      await sleep(1000);
+      await openai.batches.cancel(paused.id);
+      await record('paused-cancelled', paused, 'cancelled');
     }
 
     if (wanted('expired'))

@@ -48,8 +48,11 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
   const tally = { governance: emptyGovernance(), quality: { scored: 0, passed: 0 } };
   let completed = 0;
   let failed = 0;
+  // Per model, the lines each file got (the batch's x_models at the end).
+  const models: { index: number; completed: number; failed: number }[] = [];
   try {
     for (const model of input.models) {
+      const before = { completed, failed };
       const segments = new SegmentCache(
         store,
         input.tenant,
@@ -106,6 +109,11 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
           message: `Batch ${input.batchId}: the ${model.segments} input segments of model ${model.index} hold ${lines} requests; ingest wrote ${model.requests}.`,
         });
       }
+      models.push({
+        index: model.index,
+        completed: completed - before.completed,
+        failed: failed - before.failed,
+      });
     }
   } catch (e) {
     await out.abort();
@@ -148,5 +156,6 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
     usage,
     governance: tally.governance,
     quality: tally.quality,
+    models,
   };
 }

@@ -2,6 +2,7 @@ import {
   Client,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { defaultPayloadConverter, TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
@@ -29,6 +30,10 @@ import {
   cancelSignal,
   cancelUpdate,
   getBatchQuery,
+  pauseSignal,
+  pauseUpdate,
+  resumeSignal,
+  resumeUpdate,
 } from '../workflows/definitions';
 import type { BatchWorkflowInput } from '../workflows/types';
 import { KeyedLock } from './keyed-lock';
@@ -40,6 +45,8 @@ const LEGACY_QUERY_S = 1;
 
 export type CancelResult =
   { kind: 'ok'; batch: Batch } | { kind: 'not_found' } | { kind: 'conflict'; batch: Batch };
+/** A pause or resume: the Batch after it, or the batch that cannot be paused or resumed any more. */
+export type PauseResult = CancelResult;
 
 /** What a create with an Idempotency-Key led to. */
 export type IdempotentResult =
@@ -230,6 +237,47 @@ export class BatchService {
       kind: 'ok',
       batch: { ...current, status: 'cancelling', cancelling_at: Math.floor(Date.now() / 1000) },
     };
+  }
+
+  /**
+   * Pauses (`paused`) or resumes a batch, like cancel: the update answers from the workflow when a
+   * worker is up (its validator refuses a batch that is stopping, finalizing or terminal), else the
+   * signal is accepted by the server and takes effect when a worker returns. Both are idempotent:
+   * pausing a paused batch keeps its `x_paused_at`, resuming a running one changes nothing.
+   */
+  async setPaused(tenant: string, id: string, paused: boolean): Promise<PauseResult> {
+    const current = await this.get(tenant, id);
+    if (!current) return { kind: 'not_found' };
+    if (!mayPause(current.status)) return { kind: 'conflict', batch: current };
+    const execution = await this.locate(tenant, id);
+    if (!execution) return { kind: 'conflict', batch: current };
+    const handle = this.client.workflow.getHandle(execution.workflowId, execution.runId);
+    try {
+      const answered = await this.client.connection.withDeadline(Date.now() + CANCEL_UPDATE_S * 1000, () =>
+        handle.executeUpdate(paused ? pauseUpdate : resumeUpdate),
+      );
+      return { kind: 'ok', batch: answered };
+    } catch (err) {
+      // Refused by the workflow: the batch moved on (stopping, finalizing, ended) since our read.
+      if (err instanceof WorkflowUpdateFailedError) return this.afterRefusal(tenant, id, current);
+      // Otherwise no worker answered in time: the signal below.
+    }
+    try {
+      await handle.signal(paused ? pauseSignal : resumeSignal);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      return this.afterRefusal(tenant, id, current);
+    }
+    const pausedAt = paused ? (current.x_paused_at ?? Math.floor(Date.now() / 1000)) : null;
+    return { kind: 'ok', batch: { ...current, x_paused_at: pausedAt } };
+  }
+
+  /** A pause or resume the batch refused (or that came after it closed): answered from its state now. */
+  private async afterRefusal(tenant: string, id: string, before: Batch): Promise<PauseResult> {
+    const after = await this.get(tenant, id);
+    if (!after) return { kind: 'not_found' };
+    // Read a moment too early (a stop is not in the memo yet): the status it is leaving.
+    return { kind: 'conflict', batch: mayPause(after.status) ? before : after };
   }
 
   /** `call`'s answer, or null when it failed or did not answer within `seconds` (e.g. no worker). */
@@ -538,6 +586,11 @@ export class BatchService {
     const raw = await this.store.get(layout.snapshot(tenant, id));
     return raw ? BatchSchema.parse(JSON.parse(raw.toString('utf8'))) : null;
   }
+}
+
+/** Only a batch still validating or running can be paused or resumed. */
+function mayPause(status: Batch['status']): boolean {
+  return status === 'validating' || status === 'in_progress';
 }
 
 function matchOf(found: Described, fingerprint: string): IdempotentResult {

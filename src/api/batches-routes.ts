@@ -149,4 +149,26 @@ export function registerBatchRoutes(app: FastifyInstance, deps: BatchesDeps): vo
     }
     return result.batch;
   });
+
+  // Pause and resume (our extension): 200 with the Batch, idempotent; 409 once it is stopping or done.
+  for (const [action, paused, code] of [
+    ['pause', true, 'batch_not_pausable'],
+    ['resume', false, 'batch_not_resumable'],
+  ] as const) {
+    app.post(`/v1/batches/:id/${action}`, async (req) => {
+      const { id } = IdParams.parse(req.params);
+      const result = await batches.setPaused(tenantOf(req), id, paused);
+      if (result.kind === 'not_found') throw ApiError.notFound('batch', id);
+      if (result.kind === 'conflict') {
+        throw new ApiError(
+          409,
+          'invalid_request_error',
+          `Cannot ${action} a batch with status '${result.batch.status}'.`,
+          null,
+          code,
+        );
+      }
+      return result.batch;
+    });
+  }
 }

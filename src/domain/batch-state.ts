@@ -63,6 +63,8 @@ export interface BatchOptions {
    * against other tenants competing for a model (default 1), and its cap on requests in flight.
    */
   tenantShare?: { weight: number; maxInFlight: number | null } | null;
+  /** Storage key of the batch's webhook (URL and secret, sealed at rest: src/webhooks/target.ts); absent: no events. */
+  webhookKey?: string | null;
   /** When the batch was created, epoch ms (set when it is started): the worker's time-to-first-call metric. */
   createdAtMs?: number | null;
 }
@@ -113,6 +115,8 @@ export function newBatch(f: NewBatchFields): Batch {
       : null,
     x_replay_of: f.replayOf ?? null,
     x_replays: [],
+    x_paused_at: null,
+    x_models: null,
   };
 }
 
@@ -169,6 +173,8 @@ export function liveFields(b: Batch): LiveBatchFields {
     x_governance: b.x_governance,
     x_quality: b.x_quality,
     x_budget: b.x_budget,
+    x_paused_at: b.x_paused_at,
+    x_models: b.x_models,
   };
 }
 

@@ -64,41 +64,56 @@ export const ExpiresAfter = z.object({
 });
 export type ExpiresAfter = z.infer<typeof ExpiresAfter>;
 
-/** Per-request governance outcomes of a batch (our extension): how the gateway's decisions fell. */
-export const GovernanceCounts = z.object({
-  /** 2xx answers without a policy flag. */
-  succeeded: z.number().int(),
-  /** 409 policy blocks (never retried). */
-  blocked: z.number().int(),
-  /** 2xx answers the gateway marked `action: flag` (a header or body field, see GOVERNANCE_FLAG_*). */
-  flagged: z.number().int(),
-  /** Every other final answer or failure (4xx, 5xx after retries, timeouts, schema failures…). */
-  errored: z.number().int(),
-  /** Requests that needed more than one attempt. */
-  retried: z.number().int(),
-  /** Requests answered from the response cache instead of the gateway. */
-  cached: z.number().int(),
-});
+// Descriptions of our `x_` extensions are `.describe()` texts: GET /openapi.json publishes them.
+
+export const GovernanceCounts = z
+  .object({
+    succeeded: z.number().int().describe('2xx answers without a policy flag.'),
+    blocked: z.number().int().describe('409 policy blocks (never retried).'),
+    flagged: z
+      .number()
+      .int()
+      .describe(
+        '2xx answers the gateway marked `action: flag` (a header or body field, see GOVERNANCE_FLAG_*).',
+      ),
+    errored: z
+      .number()
+      .int()
+      .describe('Every other final answer or failure (4xx, 5xx after retries, timeouts, schema failures…).'),
+    retried: z.number().int().describe('Requests that needed more than one attempt.'),
+    cached: z.number().int().describe('Requests answered from the response cache instead of the gateway.'),
+  })
+  .describe("Per-request governance outcomes of a batch (our extension): how the gateway's decisions fell.");
 export type GovernanceCounts = z.infer<typeof GovernanceCounts>;
 
-/**
- * Output quality of a batch (our extension): lines scored, and lines passing the thresholds set
- * with `x_quality_thresholds` — `passed` and the thresholds are null when none were set (no verdict).
- */
-export const QualitySummary = z.object({
-  scored: z.number().int(),
-  passed: z.number().int().nullable(),
-  min_completeness: z.number().nullable(),
-  min_consistency: z.number().nullable(),
-});
+export const QualitySummary = z
+  .object({
+    scored: z.number().int(),
+    passed: z.number().int().nullable(),
+    min_completeness: z.number().nullable(),
+    min_consistency: z.number().nullable(),
+  })
+  .describe(
+    'Output quality of a batch (our extension): lines scored, and lines passing the thresholds set ' +
+      'with `x_quality_thresholds` — `passed` and the thresholds are null when none were set (no verdict).',
+  );
 export type QualitySummary = z.infer<typeof QualitySummary>;
 
-/** The token budget of a batch (our extension), when one was set at creation. */
-export const BudgetState = z.object({
-  max_tokens: z.number().int(),
-  used_tokens: z.number().int(),
-  exceeded: z.boolean(),
-});
+export const ModelProgress = z
+  .object({
+    model: z.string(),
+    request_counts: RequestCounts,
+  })
+  .describe("One model's share of a batch (our extension): its requests and how many have finished.");
+export type ModelProgress = z.infer<typeof ModelProgress>;
+
+export const BudgetState = z
+  .object({
+    max_tokens: z.number().int(),
+    used_tokens: z.number().int(),
+    exceeded: z.boolean(),
+  })
+  .describe('The token budget of a batch (our extension), when one was set at creation (`x_max_tokens`).');
 export type BudgetState = z.infer<typeof BudgetState>;
 
 /**
@@ -130,11 +145,25 @@ export const Batch = z.object({
   metadata: z.record(z.string(), z.string()).nullable(),
   x_governance: GovernanceCounts,
   x_quality: QualitySummary,
-  x_budget: BudgetState.nullable(),
-  /** The batch whose failed lines this batch replays (dead-letter replay), if any. */
-  x_replay_of: z.string().nullable(),
-  /** Batches created to replay this batch's failed lines. */
-  x_replays: z.array(z.string()),
+  x_budget: BudgetState.nullable().describe('The token budget and its use; null when none was set.'),
+  x_replay_of: z
+    .string()
+    .nullable()
+    .describe('The batch whose failed lines this batch replays (dead-letter replay), if any.'),
+  x_replays: z.array(z.string()).describe("Batches created to replay this batch's failed lines."),
+  x_paused_at: z
+    .number()
+    .int()
+    .nullable()
+    .default(null)
+    .describe(
+      'Unix seconds the current pause began; null while not paused (and for batches from before pauses).',
+    ),
+  x_models: z
+    .array(ModelProgress)
+    .nullable()
+    .default(null)
+    .describe('Per-model counts in model order once the input is read; null before (and for older batches).'),
 });
 export type Batch = z.infer<typeof Batch>;
 
@@ -146,16 +175,22 @@ export const CreateBatchBody = z.object({
   metadata: Metadata.nullish(),
   output_expires_after: ExpiresAfter.optional(),
   // Our extensions (the openai clients send them with `extra_body` / extra keys):
-  /** A JSON schema every 2xx answer's content must satisfy. */
-  x_output_schema: z.record(z.string(), z.unknown()).optional(),
-  /** Thresholds a line's quality scores must reach to count as passing. */
+  x_output_schema: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("A JSON schema every 2xx answer's content must satisfy (else `schema_validation_failed`)."),
   x_quality_thresholds: z
     .object({
       min_completeness: z.number().min(0).max(1),
       min_consistency: z.number().min(0).max(1),
     })
-    .optional(),
-  /** Token budget: once the batch has used this many tokens, the rest stops (`budget_exceeded`). */
-  x_max_tokens: z.number().int().positive().optional(),
+    .optional()
+    .describe("Thresholds a line's quality scores must reach to pass; without them, scores and no verdict."),
+  x_max_tokens: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Token budget: once the batch has used this many tokens, the rest stops (`budget_exceeded`).'),
 });
 export type CreateBatchBody = z.infer<typeof CreateBatchBody>;

@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
 import type { BatchResult, StartBatchInput } from '../contract/start-batch';
-import type { Batch, BatchError, BatchStatus } from '../domain/batch';
+import type { Batch, BatchError, BatchStatus, RequestCounts } from '../domain/batch';
 import { addGovernance, addQuality, addUsage, isTerminal, liveFields, newBatch } from '../domain/batch-state';
 import { zeroCounts } from '../domain/counts';
 import { BATCH_ERROR_CODES, BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
@@ -29,12 +29,20 @@ import {
   cancelSignal,
   cancelUpdate,
   getBatchQuery,
+  NOT_PAUSABLE,
+  NOT_RESUMABLE,
+  PAUSE_RESUME,
+  pauseSignal,
+  pauseUpdate,
   progressSignal,
+  resumeSignal,
+  resumeUpdate,
   stopSignal,
   type StopReason as ChildStopReason,
 } from './definitions';
 import { isApiInput, startDirect, withStorageRefs } from './direct-start';
 import { modelShardWorkflow } from './model-shard';
+import { startWebhookDelivery } from './webhook-delivery';
 import type {
   BatchWorkflowInput,
   FinalizeResult,
@@ -77,6 +85,7 @@ const LIVE_MEMO = 'live-memo';
 const FINALIZE_FAILURE = 'finalize-failure';
 /** Batches started before STOP_BY_SIGNAL also signal their children when they stop (see below). */
 const V1_STOP_BY_SIGNAL = 'v1-stop-by-signal';
+/** Pause and resume (PAUSE_RESUME = 'pause-resume', in definitions.ts: the children check it too). */
 
 const MISSING_CODE: Record<StopReason | 'failed', MissingCode> = {
   cancelled: 'batch_cancelled',
@@ -149,18 +158,47 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
       upsertMemo({ live: liveFields(batch) });
     }
     tell();
+    // The event goes out from a detached child: the terminal status is not held up by the receiver.
+    await startWebhookDelivery(input.tenant, batch, input.options?.webhookKey);
     return batch;
+  };
+  // Paused: children start no chunk and cancel their running ones until resumed. A stopping,
+  // finalizing or terminal batch can be neither paused nor resumed (the updates' validators say so).
+  const control = { paused: false };
+  const pausable = () =>
+    !state.stop && !state.settled && (batch.status === 'validating' || batch.status === 'in_progress');
+  const setPaused = (paused: boolean) => {
+    // A `pause` signal in the history of a batch from before pauses changed nothing: it still does not.
+    if (!patched(PAUSE_RESUME) || !pausable() || control.paused === paused) return;
+    control.paused = paused;
+    batch.x_paused_at = paused ? now() : null;
+    publish();
+  };
+  // A stopping batch is no longer paused: its children are told to stop instead.
+  const unpause = () => {
+    control.paused = false;
+    batch.x_paused_at = null;
   };
   // Cancel and a used-up budget stop the batch the same way: drain, then finalize what is done.
   const requestStop = (reason: 'cancelled' | 'budget') => {
     if (state.stop || isTerminal(batch.status) || batch.status === 'finalizing') return;
     if (memo.kept && state.settled) return;
     state.stop = reason;
+    unpause();
     if (reason === 'budget' && batch.x_budget) batch.x_budget.exceeded = true;
     batch.cancelling_at = now();
     setStatus('cancelling');
   };
   const requestCancel = () => requestStop('cancelled');
+  const refuse = (type: string, verb: string) => () => {
+    if (!pausable())
+      throw ApplicationFailure.create({
+        type,
+        message: `Cannot ${verb} a batch with status '${batch.status}'.`,
+      });
+  };
+  // Each model's live counts (the objects in batch.x_models), by plan index.
+  const perModel = new Map<number, RequestCounts>();
   const overBudget = () => !!batch.x_budget && batch.usage.total_tokens >= batch.x_budget.max_tokens;
 
   setHandler(getBatchQuery, () => batch);
@@ -169,12 +207,26 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
     requestCancel();
     return batch;
   });
+  setHandler(pauseSignal, () => setPaused(true));
+  setHandler(resumeSignal, () => setPaused(false));
+  const pauseOrResume = (paused: boolean) => () => {
+    setPaused(paused);
+    return batch;
+  };
+  setHandler(pauseUpdate, pauseOrResume(true), { validator: refuse(NOT_PAUSABLE, 'pause') });
+  setHandler(resumeUpdate, pauseOrResume(false), { validator: refuse(NOT_RESUMABLE, 'resume') });
   setHandler(progressSignal, (delta) => {
     batch.request_counts.completed += delta.completed;
     batch.request_counts.failed += delta.failed;
     addUsage(batch.usage, delta.usage);
     addGovernance(batch.x_governance, delta.governance);
     addQuality(batch.x_quality, delta.quality);
+    // Deltas of children from before x_models carry no model: in the totals only.
+    const model = delta.model === undefined ? undefined : perModel.get(delta.model);
+    if (model) {
+      model.completed += delta.completed;
+      model.failed += delta.failed;
+    }
     if (batch.x_budget) batch.x_budget.used_tokens = batch.usage.total_tokens;
     publish();
     if (overBudget()) requestStop('budget');
@@ -205,25 +257,40 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
     } catch (err) {
       // Ingest ran out of retries: the batch fails visibly (status, search attribute, snapshot).
       expiry.cancel();
+      unpause();
       const message = `validating the input failed: ${failureMessage(err)}`;
       const error = { code: BATCH_ERROR_CODES.internal, message, param: null, line: null };
       return finish('failed', { errors: { object: 'list', data: [error] }, failed_at: now() });
     }
     if (!plan.ok) {
       expiry.cancel();
+      unpause();
       return finish('failed', { errors: { object: 'list', data: plan.errors }, failed_at: now() });
     }
 
     batch.request_counts.total = plan.total;
+    batch.x_models = plan.models.map((m) => ({
+      model: m.model,
+      request_counts: { total: m.requests, completed: 0, failed: 0 },
+    }));
+    plan.models.forEach((m, i) => perModel.set(m.index, batch.x_models![i].request_counts));
     batch.model = plan.models.length === 1 ? plan.models[0].model : null;
     models = plan.models.map((m) => m.model);
     let failure: BatchError | null = null;
     if (!state.stop) {
       batch.in_progress_at = now();
       setStatus('in_progress');
-      failure = await runModels(input, plan.models, plan.segmentsPerChunk, () => state.stop, requestStop);
+      failure = await runModels(
+        input,
+        plan.models,
+        plan.segmentsPerChunk,
+        () => state.stop,
+        requestStop,
+        control,
+      );
     }
     expiry.cancel();
+    unpause();
 
     const stop = state.stop;
     state.settled = true;
@@ -256,6 +323,7 @@ async function runBatch(input: BatchWorkflowInput): Promise<Batch> {
     batch.output_file_id = result.outputFileId;
     batch.error_file_id = result.errorFileId;
     batch.request_counts = { total: plan.total, completed: result.completed, failed: result.failed };
+    settleModels(plan.models, perModel, result);
     batch.usage = result.usage;
     // Older finalize results (recorded histories) carry no governance: keep the live totals then.
     if (result.governance) batch.x_governance = result.governance;
@@ -287,10 +355,13 @@ async function runModels(
   segmentsPerChunk: number,
   stopped: () => StopReason | null,
   requestStop: (reason: 'cancelled' | 'budget') => void,
+  control: { paused: boolean },
 ): Promise<BatchError | null> {
   const budgetUsedUp = () => requestStop('budget');
   const childInput = (plan: ModelPlan) => ({
     workflowId: `${input.batchId}-model-${plan.index}`,
+    // Shown in the Web UI's list of the batch's children (user metadata, not part of any command).
+    staticSummary: `${plan.model}: ${plan.requests} requests`,
     args: [
       {
         tenant: input.tenant,
@@ -303,6 +374,8 @@ async function runModels(
         cursor: 0,
         totals: zeroCounts(),
         options: input.options,
+        // A child started while the batch is paused starts paused (absent otherwise: inputs as before).
+        ...(control.paused ? { paused: true } : {}),
       },
     ] as [ModelShardInput],
   });
@@ -314,6 +387,22 @@ async function runModels(
   // Children started and not yet ended, by workflow id; each is told to stop once.
   const running = new Set<string>();
   const told = new Set<string>();
+  // The pause state each running child was last given, and the children a pause or resume signal
+  // is on its way to (the next waits for it, so a child sees them in order).
+  const given = new Map<string, boolean>();
+  const giving = new Set<string>();
+  const behind = (id: string) => !giving.has(id) && (given.get(id) ?? false) !== control.paused;
+  const tellPause = (id: string) => {
+    if (reason() || !behind(id)) return;
+    const paused = control.paused;
+    given.set(id, paused);
+    giving.add(id);
+    CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(id).signal(paused ? pauseSignal : resumeSignal),
+    )
+      .catch(() => undefined)
+      .finally(() => giving.delete(id));
+  };
   const reason = (): ChildStopReason | null => stopped() ?? (failure ? 'failed' : null);
   const tellStop = (id: string) => {
     const why = reason();
@@ -323,9 +412,10 @@ async function runModels(
   };
   const lane = async (): Promise<void> => {
     while (next < models.length && !reason()) {
-      const { workflowId, args } = childInput(models[next++]);
+      const { workflowId, staticSummary, args } = childInput(models[next++]);
+      given.set(workflowId, args[0].paused === true);
       try {
-        const child = await startChild(modelShardWorkflow, { workflowId, args });
+        const child = await startChild(modelShardWorkflow, { workflowId, staticSummary, args });
         running.add(workflowId);
         tellStop(workflowId); // a stop that came while the child was starting
         await child.result();
@@ -339,6 +429,7 @@ async function runModels(
         else failure ??= toBatchError(err);
       } finally {
         running.delete(workflowId);
+        given.delete(workflowId);
       }
     }
   };
@@ -349,9 +440,15 @@ async function runModels(
     done = true;
   });
   for (;;) {
-    await condition(() => done || (reason() !== null && [...running].some((id) => !told.has(id))));
+    await condition(
+      () =>
+        done ||
+        (reason() !== null && [...running].some((id) => !told.has(id))) ||
+        (reason() === null && [...running].some(behind)),
+    );
     if (done) break;
     for (const id of running) tellStop(id);
+    for (const id of running) tellPause(id);
   }
   await all;
   return failure;
@@ -403,6 +500,25 @@ async function runModelsCancelling(
     await all.catch(() => undefined);
   }
   return failure;
+}
+
+/**
+ * The per-model counts at the end, consistent with the batch's: from finalize's per-model tally, or
+ * (a finalize result recorded before it had one) the live counts, every line not counted failed.
+ */
+function settleModels(
+  models: ModelPlan[],
+  perModel: Map<number, RequestCounts>,
+  result: FinalizeResult,
+): void {
+  const tally = new Map((result.models ?? []).map((m) => [m.index, m]));
+  for (const plan of models) {
+    const counts = perModel.get(plan.index);
+    if (!counts) continue;
+    const final = tally.get(plan.index);
+    counts.completed = final ? final.completed : Math.min(counts.completed, plan.requests);
+    counts.failed = final ? final.failed : plan.requests - counts.completed;
+  }
 }
 
 /**

@@ -1,15 +1,31 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Batch } from '../domain/batch';
-import type { Counts } from './types';
+import type { ProgressDelta } from './types';
 
 /** The live Batch object, as the API returns it. */
 export const getBatchQuery = defineQuery<Batch>('getBatch');
 /** Cancel the batch (for the Web UI and direct users); the API uses the update below to get the Batch back. */
 export const cancelSignal = defineSignal('cancel');
 export const cancelUpdate = defineUpdate<Batch>('cancelBatch');
+/**
+ * Pause and resume the batch (signals for the Web UI and direct users; the API uses the updates to
+ * get the Batch back). The parent forwards the same signals to its per-model children by workflow id.
+ */
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const pauseUpdate = defineUpdate<Batch>('pauseBatch');
+export const resumeUpdate = defineUpdate<Batch>('resumeBatch');
+/**
+ * The patch id of pause and resume (README, "Changing workflow code"), here because the parent and
+ * the children both check it: every command a pause adds is behind it, in the handlers too.
+ */
+export const PAUSE_RESUME = 'pause-resume';
+/** The update validators' failure type when a batch can no longer be paused or resumed. */
+export const NOT_PAUSABLE = 'batch_not_pausable';
+export const NOT_RESUMABLE = 'batch_not_resumable';
 /** A per-model child reports finished requests (deltas, at most one signal per chunk completion). */
-export const progressSignal = defineSignal<[Counts]>('progress');
+export const progressSignal = defineSignal<[ProgressDelta]>('progress');
 
 /** Why a batch stops before all its requests ran. */
 export type StopReason = 'cancelled' | 'expired' | 'budget' | 'failed';

@@ -4,9 +4,11 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition,
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -14,7 +16,14 @@ import {
 import type { BatchActivities } from '../activities';
 import { addCounts, zeroCounts } from '../domain/counts';
 import { BUDGET_EXCEEDED, GATEWAY_AUTH_FAILED } from '../domain/failures';
-import { progressSignal, stopSignal, type StopReason } from './definitions';
+import {
+  PAUSE_RESUME,
+  pauseSignal,
+  progressSignal,
+  resumeSignal,
+  stopSignal,
+  type StopReason,
+} from './definitions';
 import type { Counts, ModelShardInput } from './types';
 
 const { processChunk } = proxyActivities<BatchActivities>({
@@ -44,9 +53,16 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
   const { plan, segmentsPerChunk } = input;
   const totals = input.totals;
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
-  const chunks = new CancellationScope();
+  // Chunks run in a scope that a pause cancels and replaces (a cancelled scope cannot be reused);
+  // `paused` marks the chunks it cancelled, which are re-run after resume.
+  const root = CancellationScope.current();
+  const newLot = () => ({ scope: new CancellationScope({ cancellable: true, parent: root }), paused: false });
+  let chunks = newLot();
   const inflight = new Map<number, Promise<void>>();
   let next = input.cursor;
+  // Chunks a pause cancelled, by first segment, to run again before any new one (lowest first).
+  const rerun = [...(input.rerun ?? [])];
+  const pause = { paused: input.paused === true };
   let started = 0;
   let draining = false;
   // Set from promise callbacks, so kept in an object (closures defeat TypeScript's narrowing).
@@ -61,7 +77,22 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
   setHandler(stopSignal, (reason) => {
     if (outcome.stop) return;
     outcome.stop = reason;
-    if (inflight.size > 0) chunks.cancel();
+    if (inflight.size > 0) chunks.scope.cancel();
+  });
+  // Paused: start no chunk and cancel the running ones (their in-flight requests finish and are
+  // journaled); resumed: run the cancelled ones again, then go on. A re-run chunk skips what its
+  // journal holds, so nothing is sent twice. Histories from before pause existed never reach here.
+  setHandler(pauseSignal, () => {
+    if (!patched(PAUSE_RESUME) || pause.paused || outcome.stop) return;
+    pause.paused = true;
+    if (inflight.size === 0) return;
+    chunks.paused = true;
+    chunks.scope.cancel();
+    chunks = newLot();
+  });
+  setHandler(resumeSignal, () => {
+    if (!patched(PAUSE_RESUME)) return;
+    pause.paused = false;
   });
   // Once the model is stopping, a chunk that dies, times out or is cancelled is part of the stop,
   // not a failure: finalize accounts for every line it did not finish.
@@ -76,7 +107,10 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
     const delta = progress.pending;
     if (progress.sending || (delta.completed === 0 && delta.failed === 0)) return;
     progress.pending = zeroCounts();
-    progress.sending = CancellationScope.nonCancellable(() => parent.signal(progressSignal, delta))
+    // The model's index lets the parent keep per-model counts (x_models); a payload, not a command.
+    progress.sending = CancellationScope.nonCancellable(() =>
+      parent.signal(progressSignal, { ...delta, model: plan.index }),
+    )
       .catch(() => undefined)
       .then(() => {
         progress.sending = null;
@@ -85,43 +119,63 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
 
   const startChunk = (from: number): void => {
     const to = Math.min(from + segmentsPerChunk, plan.segments);
-    const run = chunks
+    const lot = chunks;
+    // The Web UI shows it on the activity (user metadata, not part of the command).
+    const summary = `${plan.model}: segments ${from}–${to - 1} of ${plan.segments}`;
+    const run = lot.scope
       .run(() =>
-        processChunk({
-          tenant: input.tenant,
-          batchId: input.batchId,
-          endpoint: input.endpoint,
-          modelIndex: plan.index,
-          model: plan.model,
-          fromSegment: from,
-          toSegment: to,
-          deadline: input.deadline,
-          options: input.options,
-        }),
+        processChunk.executeWithOptions({ summary }, [
+          {
+            tenant: input.tenant,
+            batchId: input.batchId,
+            endpoint: input.endpoint,
+            modelIndex: plan.index,
+            model: plan.model,
+            fromSegment: from,
+            toSegment: to,
+            deadline: input.deadline,
+            options: input.options,
+          },
+        ]),
       )
       .then((counts) => {
         addCounts(totals, counts);
         addCounts(progress.pending, counts);
       })
       .catch((err: unknown) => {
-        if (isCancellation(err) || stopping()) outcome.cancelled = true;
+        // Cancelled by a pause (or its worker died meanwhile): run again after resume.
+        if (lot.paused && !stopping() && !isFatal(err)) requeue(from);
+        else if (isCancellation(err) || stopping()) outcome.cancelled = true;
         else outcome.failure ??= asApplicationFailure(err);
       })
       .finally(() => inflight.delete(from));
     inflight.set(from, run);
   };
 
-  const stopped = () => outcome.cancelled || outcome.failure !== null || stopping();
+  const requeue = (from: number): void => {
+    rerun.push(from);
+    rerun.sort((a, b) => a - b);
+  };
 
-  while (inflight.size > 0 || (next < plan.segments && !draining && !stopped())) {
-    while (!draining && !stopped() && next < plan.segments && inflight.size < plan.window) {
-      startChunk(next);
-      next += segmentsPerChunk;
+  const stopped = () => outcome.cancelled || outcome.failure !== null || stopping();
+  const hasWork = () => rerun.length > 0 || next < plan.segments;
+
+  while (inflight.size > 0 || (hasWork() && !draining && !stopped())) {
+    while (!draining && !stopped() && !pause.paused && hasWork() && inflight.size < plan.window) {
+      const from = rerun.shift();
+      if (from !== undefined) startChunk(from);
+      else {
+        startChunk(next);
+        next += segmentsPerChunk;
+      }
       started++;
     }
-    await Promise.race(inflight.values());
+    // Nothing runs only while paused: wait for the resume or a stop — or continue as new, paused,
+    // once signals (a long pause, many of them) have made the history long.
+    if (inflight.size > 0) await Promise.race(inflight.values());
+    else await condition(() => !pause.paused || stopped() || workflowInfo().continueAsNewSuggested);
     flush();
-    if (outcome.failure && inflight.size > 0) chunks.cancel();
+    if (outcome.failure && inflight.size > 0) chunks.scope.cancel();
     if (!draining && (started >= MAX_CHUNKS_PER_RUN || workflowInfo().continueAsNewSuggested))
       draining = true;
   }
@@ -142,10 +196,22 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
   if (outcome.cancelled || CancellationScope.current().consideredCancelled) {
     throw new CancelledFailure('model shard cancelled');
   }
-  if (next < plan.segments) {
-    return await continueAsNew<typeof modelShardWorkflow>({ ...input, cursor: next, totals });
+  if (hasWork()) {
+    // A pause and the chunks it cancelled carry over (only when there are any: inputs stay as before).
+    const { paused: _paused, rerun: _rerun, ...base } = input;
+    const carried = { ...(pause.paused ? { paused: true } : {}), ...(rerun.length > 0 ? { rerun } : {}) };
+    return await continueAsNew<typeof modelShardWorkflow>({ ...base, cursor: next, totals, ...carried });
   }
   return totals;
+}
+
+/** Failures a re-run cannot mend: the gateway refused the credentials, or the budget is used up. */
+function isFatal(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return (
+    cause instanceof ApplicationFailure &&
+    (cause.type === GATEWAY_AUTH_FAILED || cause.type === BUDGET_EXCEEDED)
+  );
 }
 
 /** Keeps the activity's failure type (e.g. gateway auth) so the parent can name the batch error. */

@@ -5,6 +5,11 @@ import type { Counts } from '../domain/counts';
 
 export type { BatchOptions, Counts };
 
+/** A child's progress signal: counts since its last one, and (from children of this code on) its model index. */
+export interface ProgressDelta extends Counts {
+  model?: number;
+}
+
 /** What the API gives the batch workflow when a batch is created. No request bodies, only references. */
 export interface BatchWorkflowInput {
   batchId: string;
@@ -82,10 +87,14 @@ export interface ModelShardInput {
   plan: ModelPlan;
   segmentsPerChunk: number;
   deadline: number;
-  /** Every segment below `cursor` is done (carried across continue-as-new). */
+  /** Every segment below `cursor` was started, and is done unless in `rerun` (carried across continue-as-new). */
   cursor: number;
   totals: Counts;
   options?: BatchOptions;
+  /** The batch is paused: start no chunk until the `resume` signal (absent: not paused). */
+  paused?: boolean;
+  /** First segments of chunks a pause cancelled, to run again first (absent: none). */
+  rerun?: number[];
 }
 
 export type MissingCode = 'batch_cancelled' | 'batch_expired' | 'batch_failed' | 'budget_exceeded';
@@ -108,4 +117,6 @@ export interface FinalizeResult {
   usage: Usage;
   governance: GovernanceCounts;
   quality: { scored: number; passed: number };
+  /** Per model (by plan index), the lines in each file (absent from results recorded before it). */
+  models?: { index: number; completed: number; failed: number }[];
 }
