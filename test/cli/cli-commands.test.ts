@@ -8,7 +8,15 @@ import type { GatewayBatch } from '../../src/cli/batch-view';
 import { chatLine } from '../harness/batches';
 import { freePort } from '../harness/ports';
 import { startStack, type Stack } from '../harness/stack';
-import { jsonlFile, linesOf, runCliProcess, runInProcess, startCliProcess } from './run-cli';
+import {
+  jsonlFile,
+  linesOf,
+  ROOT,
+  runCliProcess,
+  runInProcess,
+  startCliProcess,
+  startProcess,
+} from './run-cli';
 
 // Four requests at a time per model: a batch of slow lines runs long enough to be cancelled.
 let stack: Stack;
@@ -117,6 +125,19 @@ describe('a finished batch', () => {
     const bad = await cli('list', '--status', 'done');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^batchgw list: --status must be one of validating, .* not 'done'/);
+  });
+
+  it('npx batchgw from the checkout: the package bin (bin/batchgw → dist/cli/main.js), configured by OPENAI_BASE_URL', async () => {
+    const env = { OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: 'test-key' };
+    const version = await startProcess('npx', ['batchgw', '--version'], env).done;
+    expect(version.stderr).toBe('');
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe(
+      `${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`,
+    );
+    const listed = await startProcess('npx', ['batchgw', 'list', '--json'], env).done;
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(linesOf(listed.stdout).map((l) => (JSON.parse(l) as GatewayBatch).id)).toContain(batchId);
   });
 
   it('download writes the output and the error file and prints their paths', async () => {
