@@ -24,6 +24,8 @@ beforeAll(async () => {
       MAX_ATTEMPTS: String(MAX_ATTEMPTS),
       REQUEST_TIMEOUT_MS: '1000',
       RETRY_MAX_MS: '5000',
+      // The cross-batch response cache, for the records answered without a call.
+      RESPONSE_CACHE_TTL_S: '600',
     },
     { latencyMs: 5, retryAfterS: 1 },
   );
@@ -119,6 +121,27 @@ describe('record view', () => {
     expect(views.get('r429')!.model).toBe('gpt-4o-mini');
   });
 
+  it('shows no attempt for answers made without a call: a repeat in the batch, the response cache', async () => {
+    const first = await createBatch(stack.openai, [chatLine('original', 'gpt-4o-mini', 'cache me')]);
+    await waitForBatch(stack.openai, first.id);
+    expect((await record(first.id, 'original')).attempts).toHaveLength(1);
+    const second = await createBatch(stack.openai, [
+      chatLine('from-cache', 'gpt-4o-mini', 'cache me'),
+      chatLine('dup-1', 'gpt-4o-mini', 'twice in one batch'),
+      chatLine('dup-2', 'gpt-4o-mini', 'twice in one batch'),
+    ]);
+    const done = await waitForBatch(stack.openai, second.id);
+    expect(done.status).toBe('completed');
+    const output = new Map(jsonLines(await fileText(done.output_file_id)).map((l) => [l.custom_id, l]));
+    for (const id of ['from-cache', 'dup-2']) {
+      const view = await record(done.id, id);
+      expect(view, id).toMatchObject({ state: 'done', attempts: [], result_file: 'output' });
+      expect(view.result, id).toMatchObject({ x_governance: { cached: true, attempts: 0 } });
+      expect(view.result, id).toEqual(output.get(id));
+    }
+    expect((await record(done.id, 'dup-1')).attempts).toHaveLength(1);
+  });
+
   it('answers an unknown custom_id, an unknown batch and a malformed batch id with OpenAI-shaped 404s', async () => {
     const created = await createBatch(stack.openai, [chatLine('only', 'gpt-4o-mini', 'hi')]);
     await waitForBatch(stack.openai, created.id);
@@ -209,7 +232,7 @@ describe('pending, in flight and partial results', () => {
   it('openai-python reads a record and the partial results', async () => {
     expect(existsSync(PYTHON), `${PYTHON} is missing: run \`npm run setup\``).toBe(true);
     const created = await createBatch(stack.openai, [
-      chatLine('py-1', 'gpt-4o-mini', 'q #sim:429x1'),
+      chatLine('py-1', 'gpt-4o-mini', 'python q #sim:429x1'),
       chatLine('__proto__', 'gpt-4o-mini', 'q'),
     ]);
     const done = await waitForBatch(stack.openai, created.id);
