@@ -142,6 +142,7 @@ declare module 'fastify' {
 const PUBLIC = new Set([
   '/health',
   '/metrics',
+  '/openapi.json',
   '/console',
   '/console/',
   '/console/settings.json',
