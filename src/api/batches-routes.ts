@@ -22,7 +22,7 @@ export const ListBatchesQuery = z.object({
 const IdParams = z.object({ id: z.string() });
 
 /** An Idempotency-Key: 1–255 visible ASCII characters (as Stripe and the IETF draft allow). */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
 
 /** The create's Idempotency-Key header; null without one. Throws 400 for a malformed one. */
 function idempotencyKeyOf(header: string | string[] | undefined): string | null {
