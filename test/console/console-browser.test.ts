@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import OpenAI from 'openai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Batch } from '../../src/domain/batch';
 import { chatLine, createBatch, toJsonl, waitForBatch } from '../harness/batches';
 import { startStack, type Stack } from '../harness/stack';
 
@@ -42,6 +43,8 @@ async function openConsole(hash = '', key: string | null = KEY): Promise<Page> {
   return page;
 }
 
+/** A Batch with our `x_` fields (the openai package's type has none). */
+const retrieve = async (id: string) => (await openai.batches.retrieve(id)) as unknown as Batch;
 const statusOf = (page: Page) => page.getAttribute('#batch-status [data-status]', 'data-status');
 const waitForStatus = (page: Page, status: string, timeout = LONG) =>
   page.waitForSelector(`#batch-status [data-status="${status}"]`, { timeout });
@@ -54,7 +57,8 @@ beforeAll(async () => {
     );
   const keysFile = join(dir, 'keys.json');
   writeFileSync(keysFile, JSON.stringify({ [KEY]: 'console-team' }));
-  stack = await startStack({ API_KEYS_FILE: keysFile });
+  // A small cap, so a slow batch is still running when the page pauses and cancels it.
+  stack = await startStack({ API_KEYS_FILE: keysFile, MODEL_CONCURRENCY: '10' });
   openai = new OpenAI({ baseURL: `${stack.apiUrl}/v1`, apiKey: KEY, maxRetries: 0 });
   // Root (CI containers) cannot use Chromium's sandbox.
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
@@ -81,11 +85,11 @@ describe('the console in a browser', () => {
       await page.waitForSelector('text=No batches here yet.');
       expect(page.url()).not.toContain(KEY);
 
-      const lines = Array.from({ length: 40 }, (_, i) =>
+      const lines = Array.from({ length: 300 }, (_, i) =>
         chatLine(
           `req-${i}`,
           MODELS[i % 2],
-          i === 7 ? 'retry me #sim:500x1' : i === 12 ? 'block me #sim:409' : `item ${i} #sim:delay=60`,
+          i === 7 ? 'retry me #sim:500x1' : i === 12 ? 'block me #sim:409' : `item ${i} #sim:delay=300`,
         ),
       );
       await page.click('text=New batch >> nth=0');
@@ -106,25 +110,35 @@ describe('the console in a browser', () => {
       await page.waitForURL(/#\/batches\/batch_/);
       firstBatch = decodeURIComponent(page.url().split('#/batches/')[1]);
 
-      await waitForStatus(page, 'completed');
+      // Live: the overall bar moves while the batch runs (polled every second), then it completes.
+      const seen = new Set<number>();
+      while ((await statusOf(page)) !== 'completed') {
+        const now = await page.getAttribute('#progress .progress', 'aria-valuenow');
+        if (now !== null) seen.add(Number(now));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(
+        [...seen].some((n) => n > 0 && n < 300),
+        `bar values seen: ${[...seen].join(', ')}`,
+      ).toBe(true);
       const batch = await openai.batches.retrieve(firstBatch);
       expect(batch.metadata).toEqual({ team: 'data-eng', constructor: 'not a prototype' });
-      expect(batch.request_counts).toEqual({ total: 40, completed: 39, failed: 1 });
+      expect(batch.request_counts).toEqual({ total: 300, completed: 299, failed: 1 });
       // One bar for all models and one per model, with the API's per-model counts.
       const bars = await page.$$eval('#progress .progress', (els) =>
         els.map((e) => [e.getAttribute('aria-valuetext'), e.getAttribute('aria-valuenow')]),
       );
-      expect(bars[0]).toEqual(['39 completed, 1 failed, 40 total', '40']);
+      expect(bars[0]).toEqual(['299 completed, 1 failed, 300 total', '300']);
       expect(
         await page.$$eval('#progress .progress-row', (rows) => rows.map((r) => r.getAttribute('data-model'))),
       ).toEqual(['All models', ...MODELS]);
       expect(bars.slice(1).map((b) => b[0])).toEqual([
-        '20 completed, 0 failed, 20 total',
-        '19 completed, 1 failed, 20 total',
+        '149 completed, 1 failed, 150 total',
+        '150 completed, 0 failed, 150 total',
       ]);
       // The governance outcomes as the API counts them.
       const outcome = (name: string) => page.textContent(`#governance tr[data-outcome="${name}"] td.num`);
-      expect(await outcome('succeeded')).toBe('39');
+      expect(await outcome('succeeded')).toBe('299');
       expect(await outcome('blocked')).toBe('1');
       expect(await outcome('retried')).toBe('1');
       expect(await page.getAttribute('#rate-chart svg', 'aria-label')).toMatch(
@@ -144,7 +158,7 @@ describe('the console in a browser', () => {
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l));
-      expect(outLines).toHaveLength(39);
+      expect(outLines).toHaveLength(299);
       expect(outLines.every((l) => l.response.status_code === 200)).toBe(true);
       const [errors] = await Promise.all([page.waitForEvent('download'), page.click('#download-errors')]);
       const errorLines = readFileSync(await errors.path(), 'utf8')
@@ -177,7 +191,7 @@ describe('the console in a browser', () => {
       await page.waitForSelector('#attempts');
       mkdirSync(dirname(SCREENSHOT), { recursive: true });
       await page.evaluate('window.scrollTo(0, 0)');
-      await page.screenshot({ path: SCREENSHOT });
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
       // Replay failures: a new batch of the blocked line, linked back.
       await page.click('#replay-button');
@@ -191,36 +205,43 @@ describe('the console in a browser', () => {
   it(
     'pauses, resumes and cancels another batch, and says so in the live region',
     async () => {
+      // 100 requests of 1 s, 10 at a time (MODEL_CONCURRENCY): about 10 s unless paused or cancelled.
       const slow = await createBatch(
         openai,
-        Array.from({ length: 60 }, (_, i) =>
-          chatLine(`slow-${i}`, 'gpt-4o-mini', `slow ${i} #sim:delay=1500`),
+        Array.from({ length: 100 }, (_, i) =>
+          chatLine(`slow-${i}`, 'gpt-4o-mini', `slow ${i} #sim:delay=1000`),
         ),
       );
       const page = await openConsole(`#/batches/${slow.id}`);
       await waitForStatus(page, 'in_progress');
       await page.click('#pause-button');
       await page.waitForSelector('#batch-status .badge.paused');
-      const paused = await openai.batches.retrieve(slow.id);
-      expect((paused as unknown as { x_paused_at: number | null }).x_paused_at).toEqual(expect.any(Number));
+      expect((await retrieve(slow.id)).x_paused_at).toEqual(expect.any(Number));
       expect(await page.textContent('#pause-button')).toBe('Resume');
       await expect.poll(() => page.textContent('#announcer'), POLL).toContain('paused');
+      // Paused: the requests in flight finish (≤ 1 s), then nothing more runs.
+      await new Promise((r) => setTimeout(r, 3000));
+      const whilePaused = (await retrieve(slow.id)).request_counts.completed;
+      await new Promise((r) => setTimeout(r, 3000));
+      expect((await retrieve(slow.id)).request_counts.completed).toBe(whilePaused);
+      expect(whilePaused).toBeLessThan(100);
       // Keyboard: the same button, focused and pressed.
       await page.focus('#pause-button');
       await page.keyboard.press('Enter');
       await page.waitForSelector('#batch-status .badge:not(.paused)');
-      expect(
-        ((await openai.batches.retrieve(slow.id)) as unknown as { x_paused_at: number | null }).x_paused_at,
-      ).toBeNull();
+      expect((await retrieve(slow.id)).x_paused_at).toBeNull();
 
       await page.click('#cancel-button');
       await waitForStatus(page, 'cancelled');
       await expect.poll(() => page.textContent('#announcer'), POLL).toContain('cancelled');
       expect(await page.isDisabled('#cancel-button')).toBe(true);
       expect(await page.isDisabled('#pause-button')).toBe(true);
-      const cancelled = await openai.batches.retrieve(slow.id);
+      const cancelled = await retrieve(slow.id);
       expect(cancelled.status).toBe('cancelled');
-      expect(cancelled.request_counts!.completed).toBeLessThan(60);
+      expect(cancelled.request_counts.completed).toBeLessThan(100);
+      expect(await page.textContent('#progress .progress-text')).toBe(
+        `${cancelled.request_counts.completed} completed, ${cancelled.request_counts.failed} failed, 100 total`,
+      );
       await page.close();
     },
     LONG * 2,

@@ -88,12 +88,15 @@ export function showBatchesList(root: HTMLElement): () => void {
   let current: string | null = null;
   let following: string | null = null;
   let alive = true;
+  // Each load's number: an answer to an older load (a filter changed meanwhile) is dropped.
+  let loads = 0;
 
   async function load(): Promise<void> {
+    const mine = ++loads;
     fill(body, h('p', { class: 'loading' }, 'Loading batches…'));
     try {
       const page = await loadPage(filter.value, Number(sizeSelect.value), current);
-      if (!alive) return;
+      if (!alive || mine !== loads) return;
       following = page.next;
       prev.disabled = before.length === 0;
       next.disabled = following === null;
@@ -104,7 +107,7 @@ export function showBatchesList(root: HTMLElement): () => void {
       fill(body, page.batches.length ? table(page.batches) : h('p', {}, 'No batches here yet.'));
       announce(pageInfo.textContent);
     } catch (err) {
-      if (!alive) return;
+      if (!alive || mine !== loads) return;
       fill(
         body,
         h('p', { class: 'error', role: 'alert' }, `Could not list batches: ${(err as ApiFailure).message}`),

@@ -10,9 +10,9 @@ export interface Sample {
 
 /** A line chart of the last samples, its y axis from 0 to the largest value; labelled for screen readers. */
 export function lineChart(samples: Sample[], opts: { label: string; unit: string }): SVGSVGElement {
-  const width = 560;
-  const height = 140;
-  const pad = { left: 44, right: 8, top: 10, bottom: 22 };
+  const width = 420;
+  const height = 150;
+  const pad = { left: 40, right: 8, top: 12, bottom: 24 };
   const max = Math.max(1, ...samples.map((p) => p.value));
   const t0 = samples.length ? samples[0].t : 0;
   const span = Math.max(1000, samples.length ? samples[samples.length - 1].t - t0 : 0);

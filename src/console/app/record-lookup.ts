@@ -4,6 +4,9 @@ import { fill, h } from './dom';
 import { whenMs } from './format';
 import type { RecordView } from './types';
 
+/** Columns whose cells are right-aligned numbers (their headers too). */
+const NUMERIC = new Set(['Duration', 'HTTP status', 'Retry-After']);
+
 export function recordLookup(batchId: string): HTMLElement {
   const input = h('input', {
     id: 'custom-id',
@@ -66,7 +69,7 @@ function recordDetails(view: RecordView): HTMLElement {
             'tr',
             {},
             ...['#', 'Started', 'Duration', 'HTTP status', 'Error', 'Retry-After'].map((c) =>
-              h('th', { scope: 'col' }, c),
+              h('th', { scope: 'col', class: NUMERIC.has(c) ? 'num' : null }, c),
             ),
           ),
         ),
