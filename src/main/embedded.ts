@@ -43,6 +43,7 @@ async function main() {
   console.log(line);
   console.log(`  Batch gateway API    ${api.url}/v1   (OpenAI base URL)`);
   console.log(`  Temporal Web UI      ${temporal.uiUrl}`);
+  console.log(`  Batch console        ${api.url}/console`);
   console.log(`  Temporal frontend    ${temporal.address}  namespace '${config.TEMPORAL_NAMESPACE}'`);
   console.log(`  Data directory       ${resolve(config.DATA_DIR)}`);
   console.log(
