@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './contract/defaults';
 import { parseS3Url } from './storage/storage-url';
 import { completionWindowSeconds } from './domain/batch-state';
+import { WebhookSecret, WebhookUrl } from './webhooks/target';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = (def: string) =>
@@ -187,8 +188,21 @@ export const ConfigSchema = z.object({
     .refine((v) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/.test(v), 'must be an HTTP header name, empty or off'),
   /** Seconds an `Idempotency-Key` of POST /v1/batches keeps answering with the batch it created. */
   IDEMPOTENCY_KEY_TTL_S: int(86_400, 1),
+  // Webhooks (src/webhooks; README "Webhooks"): the deployment's, for tenants without their own in API_KEYS_FILE.
+  /** Where `batch.completed|failed|expired|cancelled` events are POSTed (needs WEBHOOK_SECRET); unset: no events. */
+  WEBHOOK_URL: WebhookUrl.optional(),
+  /** Standard Webhooks signing secret, `whsec_` + base64 of 24–64 bytes (needs WEBHOOK_URL). */
+  WEBHOOK_SECRET: WebhookSecret.optional(),
+  /** Milliseconds a delivery attempt waits for the receiver's answer. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  /** Wait after the first failed attempt; doubles after each further one. */
+  WEBHOOK_RETRY_INITIAL_MS: int(5_000, 1),
+  /** Longest wait between two attempts (a receiver's Retry-After included). */
+  WEBHOOK_RETRY_MAX_MS: int(3_600_000, 1),
+  /** No attempt starts later than this after the first: then delivery gives up (default 72 h). */
+  WEBHOOK_RETRY_FOR_MS: int(259_200_000, 1),
   // Authentication and tenants (checked together at the API's start: src/api/auth/authenticate.ts).
-  /** JSON: API key (or `sha256:<hex>` of it) → tenant, or {tenant, weight, max_active_batches, max_in_flight}; reloaded on change and SIGHUP. */
+  /** JSON: API key (or `sha256:<hex>` of it) → tenant, or {tenant, weight, max_active_batches, max_in_flight, webhook_url, webhook_secret}; reloaded on change and SIGHUP. */
   API_KEYS_FILE: z.string().optional(),
   /** `keys` (API_KEYS_FILE), `trusted-header` (TENANT_HEADER from an auth proxy) or `none` (one tenant `default`); unset: keys if API_KEYS_FILE is set, else none. */
   AUTH_MODE: z.enum(['keys', 'trusted-header', 'none']).optional(),
@@ -258,6 +272,17 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
+/** Settings that only make sense together, checked after each one on its own. */
+const CheckedConfigSchema = ConfigSchema.superRefine((c, ctx) => {
+  // A webhook is signed: a URL without its secret (or a secret without a URL) is a mistake.
+  if (!c.WEBHOOK_URL !== !c.WEBHOOK_SECRET)
+    ctx.addIssue({
+      code: 'custom',
+      path: [c.WEBHOOK_URL ? 'WEBHOOK_SECRET' : 'WEBHOOK_URL'],
+      message: `must be set with ${c.WEBHOOK_URL ? 'WEBHOOK_URL' : 'WEBHOOK_SECRET'}`,
+    });
+});
+
 /** Variables whose empty value is meaningful (turns a feature off) rather than "use the default". */
 const KEEP_EMPTY = new Set(['UPSTREAM_IDEMPOTENCY_HEADER']);
 
@@ -267,7 +292,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cleaned = Object.fromEntries(
     Object.entries(env).filter(([k, v]) => v !== undefined && (v !== '' || KEEP_EMPTY.has(k))),
   );
-  const parsed = ConfigSchema.safeParse(cleaned);
+  const parsed = CheckedConfigSchema.safeParse(cleaned);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);

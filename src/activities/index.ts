@@ -16,6 +16,8 @@ import { ingest } from './ingest/ingest';
 import { prepareBatch } from './prepare-batch';
 import { processChunk } from './chunk/process-chunk';
 import type { ActivityRuntime } from './runtime';
+import type { WebhookDeliveryInput } from '../webhooks/event';
+import { deliverWebhook, type WebhookDeliveryResult } from '../webhooks/deliver';
 
 /** The activities of one worker process, bound to its shared runtime (storage, gateway, limits). */
 export function createActivities(rt: ActivityRuntime) {
@@ -25,6 +27,9 @@ export function createActivities(rt: ActivityRuntime) {
     processChunk: (input: ChunkInput): Promise<Counts> => processChunk(rt, input),
     finalize: (input: FinalizeInput): Promise<FinalizeResult> => finalize(rt, input),
     collectGarbage: (input: GcInput): Promise<GcSummary> => collectGarbage(rt, input),
+    /** One attempt to deliver a batch event to its webhook (src/webhooks/deliver.ts). */
+    deliverWebhook: (input: WebhookDeliveryInput): Promise<WebhookDeliveryResult> =>
+      deliverWebhook(rt, input),
     /** The final Batch, kept in storage for reads after the workflow is past retention. */
     saveSnapshot: async (tenant: string, batch: Batch): Promise<void> => {
       await rt.store.put(layout.snapshot(tenant, batch.id), JSON.stringify(batch));

@@ -13,6 +13,8 @@ import { layout } from '../storage/layout';
 import { TooLargeError } from '../storage/object-store';
 import type { PrepareInput, PreparedBatch } from '../workflows/types';
 import type { ActivityRuntime } from './runtime';
+import { secretBoxFor } from '../security/secret-box';
+import { deploymentWebhook, sealWebhookTarget } from '../webhooks/target';
 
 /**
  * Checks the input of a batch started from Temporal (StartBatchInput) as `POST /v1/batches` checks
@@ -39,6 +41,10 @@ export async function prepareBatch(
     const { workflowExecution, scheduledTimestampMs } = Context.current().info;
     // About when the workflow started (its first task scheduled this): time to first upstream call.
     options.createdAtMs = scheduledTimestampMs;
+    // A batch started from Temporal sends its events to this worker's WEBHOOK_URL, if set.
+    const webhook = deploymentWebhook(rt.config);
+    if (webhook)
+      options.webhookKey = await sealWebhookTarget(rt.store, secretBoxFor(rt.config), tenant, webhook);
     if (workflowExecution)
       await rt.store.put(layout.batchWorkflow(tenant, batchId), JSON.stringify(workflowExecution));
     const ref = (fileId: string) => rt.store.referenceOf(layout.fileContent(tenant, fileId));

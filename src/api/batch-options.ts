@@ -6,6 +6,7 @@ import { capturePassthroughHeaders } from '../security/passthrough-headers';
 import { identityOf } from './auth/authenticate';
 import type { SecretBox } from '../security/secret-box';
 import type { ObjectStore } from '../storage/object-store';
+import { sealWebhookTarget, type WebhookTarget } from '../webhooks/target';
 
 export interface BatchOptionsDeps {
   store: ObjectStore;
@@ -15,6 +16,8 @@ export interface BatchOptionsDeps {
   secrets: SecretBox;
   /** GATEWAY_TENANT_HEADER (lower-case; empty: none): set from the tenant, so never captured from the client. */
   gatewayTenantHeader?: string;
+  /** The deployment's webhook (WEBHOOK_URL, WEBHOOK_SECRET), for tenants without one of their own. */
+  webhook?: WebhookTarget | null;
 }
 
 /**
@@ -42,7 +45,10 @@ export async function buildBatchOptions(
   );
   if (headersKey) options.headersKey = headersKey;
   // The tenant's share of upstream capacity, as its API key says at creation (the workers read it).
-  const { weight, maxInFlight } = identityOf(req);
+  const { weight, maxInFlight, webhook } = identityOf(req);
   options.tenantShare = { weight, maxInFlight };
+  // The tenant's webhook (keys file), else the deployment's: sealed, the workflow gets its key only.
+  const target = webhook ?? deps.webhook ?? null;
+  if (target) options.webhookKey = await sealWebhookTarget(deps.store, deps.secrets, tenant, target);
   return options;
 }

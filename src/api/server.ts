@@ -13,6 +13,7 @@ import { registerHttpTracing } from '../observability/tracing-http';
 import type { FileRepository } from '../storage/file-repository';
 import type { ObjectStore } from '../storage/object-store';
 import type { SecretBox } from '../security/secret-box';
+import type { WebhookTarget } from '../webhooks/target';
 import { createAuthenticator, registerAuth, type AuthSettings } from './auth/authenticate';
 import type { BatchService } from './batch-service';
 import { registerBatchRoutes } from './batches-routes';
@@ -21,6 +22,7 @@ import { registerFileRoutes } from './files-routes';
 import { registerIdChecks } from './ids';
 import { registerJsonBodyParser } from './json-body';
 import { registerMetricsRoute } from './metrics-route';
+import { registerOpenApiRoute } from './openapi/route';
 import { ActiveBatchQuota } from './quota';
 import { registerRecordRoutes } from './records-routes';
 import { registerReplayRoutes } from './replay-routes';
@@ -40,6 +42,8 @@ export interface ApiDeps {
   /** GATEWAY_TENANT_HEADER (lower-case): never captured from a client. */
   gatewayTenantHeader?: string;
   logLevel?: string;
+  /** The deployment's webhook (deploymentWebhook(config)), for tenants without their own. */
+  webhook?: WebhookTarget | null;
   /** The console's link to a batch's workflow in the Temporal Web UI (webUiLinkOf(config)). */
   webUi?: WebUiLink;
 }
@@ -118,6 +122,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     const ok = await deps.batches.healthy();
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'temporal_unreachable' });
   });
+  registerOpenApiRoute(app, { completionWindows: deps.completionWindows });
   registerFileRoutes(app, { files: deps.files, store: deps.store, maxUploadBytes: deps.maxUploadBytes });
   const quota = new ActiveBatchQuota(deps.batches);
   registerBatchRoutes(app, {
@@ -130,13 +135,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       passthroughHeaders: deps.passthroughHeaders ?? [],
       secrets: deps.secrets,
       gatewayTenantHeader: deps.gatewayTenantHeader,
+      webhook: deps.webhook,
     },
   });
   registerReplayRoutes(app, { ...deps, quota });
+  registerRecordRoutes(app, deps);
   registerConsoleRoute(app, {
     ...(deps.webUi ?? DEFAULT_WEB_UI_LINK),
     completionWindows: deps.completionWindows,
   });
-  registerRecordRoutes(app, deps);
   return app;
 }

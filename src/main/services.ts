@@ -23,6 +23,7 @@ import { temporalConnectionOptions } from '../temporal/connection';
 import { connectWorker } from '../temporal/worker-connection';
 import { startGcSchedule } from '../temporal/gc-schedule';
 import { createBatchWorker } from '../temporal/worker';
+import { deploymentWebhook } from '../webhooks/target';
 
 // Builders shared by every entry point (embedded, api, worker) and by the tests.
 
@@ -75,6 +76,7 @@ export async function startApi(
     gatewayTenantHeader: config.GATEWAY_TENANT_HEADER,
     logLevel: config.LOG_LEVEL,
     webUi: webUiLinkOf(config),
+    webhook: deploymentWebhook(config),
   }).catch(async (err: unknown) => {
     await connection.close();
     throw err;

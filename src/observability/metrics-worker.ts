@@ -96,6 +96,12 @@ const batchDuration = new Histogram({
   buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400],
   registers: [registry],
 });
+const webhookDeliveries = new Counter({
+  name: 'batchgw_webhook_deliveries_total',
+  help: 'Webhook delivery attempts by outcome: delivered (2xx), failed (retried later), gone (410: stopped), gave_up (past WEBHOOK_RETRY_FOR_MS).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
 
 /** What the concurrency gauges read of a model's capacity (ModelCapacity). */
 export interface CapacityView {
@@ -164,4 +170,9 @@ export function observeBatchState(status: string, durationS: number | null): voi
   if (durationS === null) return;
   batchesFinished.labels(status).inc();
   batchDuration.labels(status).observe(Math.max(0, durationS));
+}
+
+/** A webhook delivery attempt ended (src/webhooks/deliver.ts). */
+export function observeWebhookDelivery(outcome: 'delivered' | 'failed' | 'gone' | 'gave_up'): void {
+  webhookDeliveries.labels(outcome).inc();
 }

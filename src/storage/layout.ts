@@ -33,6 +33,8 @@ export const layout = {
   /** The batch's `x_output_schema` (JSON text), read by every chunk. */
   outputSchema: (tenant: string, batchId: string) =>
     `${tenantDir(tenant)}/batches/${batchId}/output-schema.json`,
+  /** A webhook of the tenant (URL and secret, sealed: webhooks/target.ts), named by a digest of both. */
+  webhookTarget: (tenant: string, digest: string) => `${tenantDir(tenant)}/webhooks/${digest}.sealed`,
   /** Cross-batch response cache entries (governance/response-cache.ts), by request hash. */
   responseCache: (tenant: string, hash: string) =>
     `${tenantDir(tenant)}/response-cache/${hash.slice(0, 2)}/${hash}.json`,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { layout } from '../storage/layout';
@@ -44,15 +45,21 @@ export function deploymentWebhook(config: {
 /**
  * At batch creation: the batch's webhook, sealed into storage like pass-through headers; returns
  * the storage key, the only thing the workflow sees (history never holds the URL or the secret).
+ * The key is the tenant's, named by a digest of URL and secret (which tells nothing of a secret of
+ * 24+ random bytes): batches with the same webhook share one object, a replay (which reuses its
+ * original's options) finds it, and nothing under the batch's own prefix can take it away.
  */
 export async function sealWebhookTarget(
   store: ObjectStore,
   box: SecretBox,
   tenant: string,
-  batchId: string,
   target: WebhookTarget,
 ): Promise<string> {
-  const key = layout.batchWebhook(tenant, batchId);
+  const digest = createHash('sha256')
+    .update(`batch-gateway webhook\n${target.url}\n${target.secret}`)
+    .digest('hex')
+    .slice(0, 32);
+  const key = layout.webhookTarget(tenant, digest);
   await store.put(key, box.seal(JSON.stringify(target)));
   return key;
 }

@@ -2,3 +2,4 @@
 export { batchWorkflow } from './batch';
 export { modelShardWorkflow } from './model-shard';
 export { gcWorkflow } from './gc';
+export { webhookDeliveryWorkflow } from './webhook-delivery';

@@ -65,7 +65,7 @@ export async function startWebhookDelivery(
       id: `evt_${uuid4().replace(/-/g, '')}`,
       object: 'event',
       type,
-      created_at: Math.floor(Date.now() / 1000),
+      created_at: terminalAt(batch),
       data: { id: batch.id },
     },
     targetKey: webhookKey,
@@ -80,4 +80,12 @@ export async function startWebhookDelivery(
   } catch {
     // Already started (the batch's history reset and replayed past its end): that one delivers.
   }
+}
+
+/** When the batch reached its terminal status (its `<status>_at`), as OpenAI's event says. */
+function terminalAt(batch: Batch): number {
+  const at = { completed: batch.completed_at, failed: batch.failed_at, expired: batch.expired_at }[
+    batch.status as 'completed' | 'failed' | 'expired'
+  ];
+  return at ?? batch.cancelled_at ?? Math.floor(Date.now() / 1000);
 }

@@ -19,6 +19,7 @@ import { FileRepository } from '../../src/storage/file-repository';
 import { FsObjectStore } from '../../src/storage/fs-store';
 import type { S3ObjectStore } from '../../src/storage/s3-store';
 import { createBatchWorker } from '../../src/temporal/worker';
+import { deploymentWebhook } from '../../src/webhooks/target';
 import { onS3, s3Env, s3Store } from './s3-server';
 
 export interface Stack {
@@ -99,6 +100,7 @@ export async function startStack(
     // API_KEYS_FILE / AUTH_MODE / TENANT_HEADER / GATEWAY_TENANT_HEADER as the API takes them.
     auth: authSettingsOf(config),
     gatewayTenantHeader: config.GATEWAY_TENANT_HEADER,
+    webhook: deploymentWebhook(config),
     logLevel: 'warn',
   });
   const apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -68,7 +68,7 @@ describe('per-tenant webhooks in the keys file', () => {
         k1: { tenant: 'constructor', webhook_url: url, webhook_secret: s },
         k2: 'constructor',
         k3: { tenant: 'constructor', weight: 2 },
-        k4: '__proto__',
+        k4: 'toString',
       }),
     );
     for (const key of ['k1', 'k2', 'k3']) expect(lookupKey(table, key)?.webhook).toEqual({ url, secret: s });

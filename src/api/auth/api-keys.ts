@@ -7,6 +7,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { TenantName } from '../../contract/start-batch';
 import { ConfigError } from '../../config';
+import { WebhookSecret, WebhookUrl, type WebhookTarget } from '../../webhooks/target';
 
 /** Who a request acts for, and the tenant's quotas (null: no limit). */
 export interface Identity {
@@ -17,6 +18,8 @@ export interface Identity {
   maxActiveBatches: number | null;
   /** Upstream requests of the tenant in flight at once (read by the workers). */
   maxInFlight: number | null;
+  /** Where the tenant's batch events go (`webhook_url`, `webhook_secret`); null: the deployment's WEBHOOK_URL, if any. */
+  webhook: WebhookTarget | null;
 }
 
 export const identityOfTenant = (tenant: string): Identity => ({
@@ -24,6 +27,7 @@ export const identityOfTenant = (tenant: string): Identity => ({
   weight: 1,
   maxActiveBatches: null,
   maxInFlight: null,
+  webhook: null,
 });
 
 /** A key as clients send it after `Bearer `: visible ASCII, no spaces. */
@@ -36,8 +40,14 @@ const EntryObject = z
     weight: z.number().positive().finite().default(1),
     max_active_batches: z.number().int().positive().nullable().default(null),
     max_in_flight: z.number().int().positive().nullable().default(null),
+    webhook_url: WebhookUrl.optional(),
+    webhook_secret: WebhookSecret.optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => !e.webhook_url === !e.webhook_secret, {
+    message: 'webhook_url and webhook_secret go together',
+    path: ['webhook_url'],
+  });
 
 /** sha256 of a key, as 32 bytes. */
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
@@ -56,6 +66,8 @@ export function parseKeysFile(text: string): KeyTable {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new Error('must be a JSON object of API key (or "sha256:<hex>") → tenant');
   const table = new Map<string, { digest: Buffer; identity: Identity }>();
+  // A webhook belongs to the tenant: the entries that name one must agree, the others share it.
+  const webhooks = new Map<string, { target: WebhookTarget; at: string }>();
   // Entries are named by position, never by key: keys are secrets and messages get logged.
   for (const [i, [key, value]] of Object.entries(raw).entries()) {
     const at = `entry #${i + 1}`;
@@ -81,10 +93,20 @@ export function parseKeysFile(text: string): KeyTable {
         weight: entry.data.weight,
         maxActiveBatches: entry.data.max_active_batches,
         maxInFlight: entry.data.max_in_flight,
+        webhook: null,
       };
+      const { webhook_url: url, webhook_secret: secret } = entry.data;
+      if (url && secret) {
+        const known = webhooks.get(identity.tenant);
+        if (known && (known.target.url !== url || known.target.secret !== secret))
+          throw new Error(
+            `${at}: tenant '${identity.tenant}' has another webhook_url or webhook_secret in ${known.at} (a webhook is per tenant)`,
+          );
+        webhooks.set(identity.tenant, { target: { url, secret }, at });
+      }
     } else {
       throw new Error(
-        `${at}: must be a tenant name or {"tenant", "weight", "max_active_batches", "max_in_flight"}`,
+        `${at}: must be a tenant name or {"tenant", "weight", "max_active_batches", "max_in_flight", "webhook_url", "webhook_secret"}`,
       );
     }
     const d = hashed ? Buffer.from(hashed[1], 'hex') : digest(key);
@@ -92,6 +114,7 @@ export function parseKeysFile(text: string): KeyTable {
     if (table.has(hex)) throw new Error(`${at}: the same key is listed twice (plain and as sha256)`);
     table.set(hex, { digest: d, identity });
   }
+  for (const { identity } of table.values()) identity.webhook = webhooks.get(identity.tenant)?.target ?? null;
   return table;
 }
 
