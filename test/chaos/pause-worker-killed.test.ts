@@ -53,9 +53,13 @@ describe('pause × worker crash', () => {
     await until('20 calls', () => stack.sim.batch(created.id).calls >= 20);
     const paused = await post(created.id, 'pause');
     expect(paused.x_paused_at).toEqual(expect.any(Number));
+    // The pause reaches the chunks within about a second (signal, then heartbeat); then they drain.
+    await sleep(2500);
     await until('drained', () => stack.sim.batch(created.id).inFlight === 0);
-    await stack.workers[0].kill9();
     const calls = stack.sim.batch(created.id).calls;
+    await sleep(1000);
+    expect(stack.sim.batch(created.id).calls, 'a request started while paused').toBe(calls);
+    await stack.workers[0].kill9();
 
     // No worker: reads still show the pause (from the memo), and nothing is sent.
     await sleep(1500);
