@@ -19,6 +19,7 @@ const SCREENSHOT = resolve(__dirname, '../../docs/console.png');
 const KEY = 'sk-console-team-5c1d9e27a8b4';
 const MODELS = ['gpt-4o-mini', 'gpt-4o'];
 const LONG = 120_000;
+const ODD_ID = 'odd/id 50%?#&';
 /** expect.poll's patience for what the page shows after a click (the machine is loaded). */
 const POLL = { timeout: 30_000, interval: 100 };
 
@@ -87,7 +88,7 @@ describe('the console in a browser', () => {
 
       const lines = Array.from({ length: 300 }, (_, i) =>
         chatLine(
-          `req-${i}`,
+          i === 20 ? ODD_ID : `req-${i}`,
           MODELS[i % 2],
           i === 7 ? 'retry me #sim:500x1' : i === 12 ? 'block me #sim:409' : `item ${i} #sim:delay=300`,
         ),
@@ -181,6 +182,11 @@ describe('the console in a browser', () => {
       expect(await page.textContent('#record-state')).toBe('done');
       const finalLine = JSON.parse((await page.textContent('#record-line'))!);
       expect(finalLine).toEqual(outLines.find((l) => l.custom_id === 'req-7'));
+      // A custom_id with a slash, a space and URL delimiters is percent-encoded into the path.
+      await page.fill('#custom-id', ODD_ID);
+      await page.click('#record-form button');
+      await expect.poll(() => page.textContent('#record-result .facts dd'), POLL).toBe(ODD_ID);
+      expect(JSON.parse((await page.textContent('#record-line'))!).custom_id).toBe(ODD_ID);
       await page.fill('#custom-id', 'constructor');
       await page.click('#record-form button');
       await page.waitForSelector('#record-result [role=alert]');
