@@ -47,12 +47,14 @@ describe('API keys file', () => {
       weight: 1,
       maxActiveBatches: null,
       maxInFlight: null,
+      webhook: null,
     });
     expect(lookupKey(table, 'sk-team-b-0123456789')).toEqual({
       tenant: 'team-b',
       weight: 2,
       maxActiveBatches: 20,
       maxInFlight: 100,
+      webhook: null,
     });
     expect(lookupKey(table, 'sk-team-c-0123456789')?.tenant).toBe('team.c_1');
     // The hash itself is no key, nor is a prefix or a different case.
