@@ -208,6 +208,25 @@ describe('pending, in flight and partial results', () => {
     );
     expect(await (await rawGet(`/batches/${created.id}/results?kind=error`)).text()).toBe('');
 
+    // Paused: the chunks are cancelled (in-flight calls finish), so nothing is in flight any more.
+    const paused = await fetch(`${stack.apiUrl}/v1/batches/${created.id}/pause`, { method: 'POST' });
+    expect(paused.status).toBe(200);
+    const states = async () => {
+      const all: RecordView[] = [];
+      for (let i = 0; i < n; i++) all.push(await record(created.id, `s-${i}`));
+      return all;
+    };
+    let views = await states();
+    for (
+      const deadline = Date.now() + 30_000;
+      views.some((v) => v.state === 'in_flight');
+      views = await states()
+    )
+      expect(Date.now(), 'records still in flight 30 s after the pause').toBeLessThan(deadline);
+    const waiting = views.filter((v) => v.state !== 'done');
+    expect(waiting.length).toBeGreaterThan(0);
+    for (const v of waiting) expect(v).toMatchObject({ state: 'pending', result: null });
+
     // Cancel: the lines that never ran are written at finalize, in the error file only.
     await stack.openai.batches.cancel(created.id);
     const ended = await waitForBatch(stack.openai, created.id);

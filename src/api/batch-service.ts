@@ -40,6 +40,8 @@ import { KeyedLock } from './keyed-lock';
 
 /** How long a cancel waits for a worker to answer the update before it falls back to the signal. */
 const CANCEL_UPDATE_S = 1;
+/** temporal.api.enums.v1.PendingActivityState SCHEDULED (written out: no direct @temporalio/proto dependency). */
+const PENDING_ACTIVITY_STATE_SCHEDULED = 1;
 /** How long a read of a batch started before the live memo waits for its query. */
 const LEGACY_QUERY_S = 1;
 
@@ -390,13 +392,16 @@ export class BatchService {
   /**
    * The heartbeat details of the running activities of a workflow (its latest run), decoded; [] when
    * it is not running or unknown. The record view reads the segment ranges of a child's chunks here.
+   * An activity waiting for its next attempt (after a crash or timeout) keeps its last details but
+   * runs nothing: left out.
    */
   async pendingHeartbeats(workflowId: string): Promise<unknown[]> {
     try {
       const { raw } = await this.client.workflow.getHandle(workflowId).describe();
       return (raw.pendingActivities ?? []).flatMap((a) => {
         const first = a.heartbeatDetails?.payloads?.[0];
-        return first ? [defaultPayloadConverter.fromPayload(first)] : [];
+        if (!first || Number(a.state) === PENDING_ACTIVITY_STATE_SCHEDULED) return [];
+        return [defaultPayloadConverter.fromPayload(first)];
       });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return [];

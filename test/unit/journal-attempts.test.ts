@@ -18,6 +18,7 @@ import {
 import { formatSegmentLine } from '../../src/records/segment';
 import { FsObjectStore } from '../../src/storage/fs-store';
 import { layout } from '../../src/storage/layout';
+import type { FinalizeInput, FinalizeResult } from '../../src/workflows/types';
 
 const TENANT = 't-attempts';
 const ZERO = { input: 0, cached: 0, output: 0, reasoning: 0 };
@@ -106,13 +107,14 @@ describe('finalize with attempt lines', () => {
     const segment = [...IDS, 'never-ran'].map((id) => formatSegmentLine(id, '{"model":"m"}')).join('');
     await store.put(layout.segment(TENANT, batchId, 0, 0), segment);
     await store.put(layout.journal(TENANT, batchId, 0, 0), journal);
-    const res = await new MockActivityEnvironment().run(finalize, rt, {
+    const input: FinalizeInput = {
       tenant: TENANT,
       batchId,
       models: [{ index: 0, segments: 1, requests: IDS.length + 1 }],
       missingCode: 'batch_cancelled',
       outputTtlSeconds: null,
-    });
+    };
+    const res: FinalizeResult = await new MockActivityEnvironment().run(finalize, rt, input);
     expect(res).toMatchObject({ completed: IDS.length, failed: 1 });
     const read = async (id: string | null) => (await store.get(layout.fileContent(TENANT, id!)))!.toString();
     return [await read(res.outputFileId), await read(res.errorFileId)];
