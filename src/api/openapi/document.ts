@@ -1,8 +1,9 @@
 // The OpenAPI 3.1 document of GET /openapi.json: every route, its parameters, bodies and answers,
 // with the schemas generated from the zod objects the routes use (components.ts).
 import { z } from 'zod';
+import { ENDPOINTS } from '../../domain/batch';
 import { BATCH_ID_PATTERN, FILE_ID_PATTERN } from '../../ids';
-import { ListBatchesQuery } from '../batches-routes';
+import { IDEMPOTENCY_KEY, ListBatchesQuery } from '../batches-routes';
 import { ListFilesQuery } from '../files-routes';
 import { ResultsQuery } from '../records-routes';
 import { componentSchemas, ref, type ComponentName, type JsonSchema } from './components';
@@ -35,6 +36,8 @@ interface Operation {
   /** Path parameters: name → schema (all required). */
   path?: Record<string, JsonSchema>;
   query?: z.ZodObject;
+  /** The id pattern of the query's `after` cursor. */
+  after?: JsonSchema;
   headers?: Record<string, JsonSchema & { description: string }>;
   body?: { required: boolean; content: Content };
   ok: {
@@ -60,7 +63,8 @@ const batchId = describe({ type: 'string', pattern: BATCH_ID_PATTERN.source }, '
 /** Every route under /v1/batches/{batch_id} that acts on a batch and answers it. */
 const batchPath = { batch_id: batchId };
 
-function queryParameters(query: z.ZodObject): JsonSchema[] {
+/** Query parameters of `query`; `after` is an id of the listed kind (checked by src/api/ids.ts). */
+function queryParameters(query: z.ZodObject, after?: JsonSchema): JsonSchema[] {
   const schema = z.toJSONSchema(query, { target: 'draft-2020-12', io: 'input' }) as {
     properties?: Record<string, JsonSchema>;
     required?: string[];
@@ -72,7 +76,7 @@ function queryParameters(query: z.ZodObject): JsonSchema[] {
       in: 'query',
       required: schema.required?.includes(name) ?? false,
       ...(description ? { description } : {}),
-      schema: rest,
+      schema: name === 'after' && after ? { ...rest, ...after } : rest,
     };
   });
 }
@@ -83,7 +87,7 @@ function operationObject(op: Operation): JsonSchema {
       const { description, ...rest } = schema;
       return { name, in: 'path', required: true, description, schema: rest };
     }),
-    ...(op.query ? queryParameters(op.query) : []),
+    ...(op.query ? queryParameters(op.query, op.after) : []),
     ...Object.entries(op.headers ?? {}).map(([name, schema]) => {
       const { description, ...rest } = schema;
       return { name, in: 'header', required: false, description, schema: rest };
@@ -148,6 +152,7 @@ const PATHS: Record<string, Record<string, Operation>> = {
       summary: "The tenant's files, newest first by default.",
       tag: 'Files',
       query: ListFilesQuery,
+      after: { pattern: FILE_ID_PATTERN.source, description: 'The last id of the previous page.' },
       ok: { description: 'A page of files.', content: json(ref('FileList')) },
       errors: [400, 401],
     },
@@ -192,7 +197,7 @@ const PATHS: Record<string, Record<string, Operation>> = {
       tag: 'Batches',
       headers: {
         'Idempotency-Key': describe(
-          { type: 'string', minLength: 1, maxLength: 255 },
+          { type: 'string', pattern: IDEMPOTENCY_KEY.source },
           'A retry with the same key and body answers the batch the first create made.',
         ),
       },
@@ -205,6 +210,7 @@ const PATHS: Record<string, Record<string, Operation>> = {
       summary: "The tenant's batches, newest first.",
       tag: 'Batches',
       query: ListBatchesQuery,
+      after: { pattern: BATCH_ID_PATTERN.source, description: 'The last id of the previous page.' },
       ok: { description: 'A page of batches.', content: json(ref('BatchList')) },
       errors: [400, 401],
     },
@@ -304,7 +310,8 @@ const PATHS: Record<string, Record<string, Operation>> = {
         'failed line, 400 `nothing_to_replay`.',
       tag: 'Batch extensions',
       path: batchPath,
-      body: { required: false, content: json(ref('ReplayRequest')) },
+      // No body, or `null`, replays every failed line with the original's settings.
+      body: { required: false, content: json({ anyOf: [ref('ReplayRequest'), { type: 'null' }] }) },
       ok: batch('The new Batch, `validating`, `x_replay_of` set.'),
       errors: [400, 401, 404, 409, 413, 415, 429],
     },
@@ -358,8 +365,31 @@ function errorResponses(): Record<string, unknown> {
   );
 }
 
+/** What a deployment narrows: the completion windows it accepts (COMPLETION_WINDOWS). */
+export interface DocumentOptions {
+  completionWindows?: readonly string[];
+}
+
+/**
+ * The request bodies' `endpoint` and `completion_window` are plain strings in zod (the routes check
+ * them with messages of their own); the document lists the values they accept.
+ */
+function narrowBatchBodies(schemas: Record<string, JsonSchema>, opts: DocumentOptions): void {
+  const props = (name: string) => (schemas[name] as { properties: Record<string, JsonSchema> }).properties;
+  props('CreateBatchRequest').endpoint = { type: 'string', enum: [...ENDPOINTS] };
+  if (!opts.completionWindows) return;
+  const windows = { type: 'string', enum: [...opts.completionWindows] };
+  props('CreateBatchRequest').completion_window = windows;
+  props('ReplayRequest').completion_window = {
+    ...windows,
+    description: "Default: the original batch's window.",
+  };
+}
+
 /** The whole document; built once per process (routes and schemas do not change at run time). */
-export function buildOpenApiDocument(): JsonSchema {
+export function buildOpenApiDocument(opts: DocumentOptions = {}): JsonSchema {
+  const schemas = componentSchemas();
+  narrowBatchBodies(schemas, opts);
   const paths = Object.fromEntries(
     Object.entries(PATHS).map(([path, ops]) => [
       path,
@@ -394,7 +424,7 @@ export function buildOpenApiDocument(): JsonSchema {
       },
       headers: { RequestId: requestIdHeader },
       responses: errorResponses(),
-      schemas: componentSchemas(),
+      schemas,
     },
   };
 }
