@@ -22,12 +22,13 @@ if [ ! -d node_modules ]; then
 fi
 
 # The Python packages of the Python tests, in a venv at .venv: the official openai client
-# (test/openai-python-client.test.ts) and the Temporal Python SDK, temporalio
-# (test/temporal-python-sdk.test.ts). Not needed to run the product, so a failure here warns
-# instead of stopping.
-PY_PACKAGES="openai temporalio"
+# (test/openai-python-client.test.ts), the Temporal Python SDK, temporalio
+# (test/temporal-python-sdk.test.ts), and the OpenAPI fuzzer schemathesis
+# (test/openapi-fuzz.test.ts). Not needed to run the product, so a failure here warns instead of
+# stopping.
+PY_PACKAGES="openai temporalio schemathesis"
 py_versions() {
-  .venv/bin/python -c 'from importlib.metadata import version; import openai, temporalio; print("openai", version("openai") + ", temporalio", version("temporalio"))'
+  .venv/bin/python -c 'from importlib.metadata import version; import openai, temporalio, schemathesis; print("openai", version("openai") + ", temporalio", version("temporalio") + ", schemathesis", version("schemathesis"))'
 }
 if ! command -v python3 >/dev/null 2>&1; then
   echo "python3 not found: the Python client tests will fail until python3 (with venv) is installed and npm run setup is re-run" >&2
