@@ -97,6 +97,11 @@ describe('a finished batch', () => {
       expect.stringMatching(/^ {2}governance +succeeded 10 · blocked 2 · .*retried 1/),
     );
     expect(lines).toContainEqual(expect.stringMatching(/^ {2}metadata +team=data constructor=x query=a=b$/));
+    // Per model (x_models), under the totals.
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^ {4}gpt-4o-mini +7\/7 done: completed 6, failed 1$/),
+    );
+    expect(lines).toContainEqual(expect.stringMatching(/^ {4}gpt-4o +5\/5 done: completed 4, failed 1$/));
     const json = await cli('status', batchId, '--json');
     expect(json.code).toBe(0);
     const batch = JSON.parse(json.stdout) as GatewayBatch;
