@@ -19,6 +19,8 @@ const SOLO = [
   'test/cli/cli-terminal.test.ts',
   // A headless Chromium beside the stack.
   'test/console/console-browser.test.ts',
+  // schemathesis (Python, two workers) fuzzing a live stack.
+  'test/openapi-fuzz.test.ts',
 ];
 
 /**
