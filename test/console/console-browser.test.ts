@@ -231,6 +231,26 @@ describe('the console in a browser', () => {
       await new Promise((r) => setTimeout(r, 3000));
       expect((await retrieve(slow.id)).request_counts.completed).toBe(whilePaused);
       expect(whilePaused).toBeLessThan(100);
+      // The lines finished so far (the journals: request_counts move per finished chunk), downloaded
+      // twice while paused: the same lines, neither none nor all.
+      const resultsSoFar = async () => {
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.click('#download-results'),
+        ]);
+        const text = readFileSync(await download.path(), 'utf8');
+        return text
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l).custom_id as string)
+          .sort();
+      };
+      const firstRead = await resultsSoFar();
+      expect(firstRead.length).toBeGreaterThan(0);
+      expect(firstRead.length).toBeLessThan(100);
+      expect(new Set(firstRead).size).toBe(firstRead.length);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await resultsSoFar()).toEqual(firstRead);
       // Keyboard: the same button, focused and pressed.
       await page.focus('#pause-button');
       await page.keyboard.press('Enter');

@@ -81,4 +81,6 @@ export const api = {
   },
   fileContent: async (id: string): Promise<Blob> =>
     (await call('GET', `/v1/files/${enc(id)}/content`)).blob(),
+  /** The result lines finished so far (output and error lines), while the batch runs or after. */
+  results: async (id: string): Promise<Blob> => (await call('GET', `/v1/batches/${enc(id)}/results`)).blob(),
 };

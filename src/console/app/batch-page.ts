@@ -76,6 +76,7 @@ export function showBatchPage(root: HTMLElement, batchId: string, settings: Cons
   const replayButton = h('button', { type: 'button', id: 'replay-button' }, 'Replay failures');
   const outputButton = h('button', { type: 'button', id: 'download-output' }, 'Download output file');
   const errorButton = h('button', { type: 'button', id: 'download-errors' }, 'Download error file');
+  const partialButton = h('button', { type: 'button', id: 'download-results' }, 'Download results so far');
 
   const progress = h('div', { id: 'progress' });
   const rate = h('div', { id: 'rate-chart' });
@@ -110,6 +111,7 @@ export function showBatchPage(root: HTMLElement, batchId: string, settings: Cons
         replayButton,
         outputButton,
         errorButton,
+        partialButton,
       ),
       message,
       problem,
@@ -160,6 +162,11 @@ export function showBatchPage(root: HTMLElement, batchId: string, settings: Cons
       download(await api.fileContent(id), `${batchId}_${kind}.jsonl`),
     );
   };
+  partialButton.addEventListener('click', () => {
+    void act('Download results so far', async () =>
+      download(await api.results(batchId), `${batchId}_results_so_far.jsonl`),
+    );
+  });
   outputButton.addEventListener('click', () => fetchFile('output', batch?.output_file_id));
   errorButton.addEventListener('click', () => fetchFile('error', batch?.error_file_id));
 
@@ -172,6 +179,9 @@ export function showBatchPage(root: HTMLElement, batchId: string, settings: Cons
     replayButton.disabled = !(isTerminal(b.status) && b.request_counts.failed > 0 && b.error_file_id);
     outputButton.disabled = !b.output_file_id;
     errorButton.disabled = !b.error_file_id;
+    // Once the files exist they hold every line; before, the lines finished so far.
+    partialButton.hidden = b.output_file_id !== null || b.error_file_id !== null;
+    partialButton.disabled = b.status === 'validating';
 
     const c = b.request_counts;
     renderProgress(JSON.stringify([c, b.x_models, b.status]), () => [
