@@ -1,4 +1,4 @@
-// Saves the workflow histories of one batch (the parent and its per-model children) as JSON
+// Saves the workflow histories of one batch (the parent, its per-model children, its webhook delivery) as JSON
 // fixtures for the replay test. Usage: tsx scripts/record-histories.ts <batch_id> <out-dir>
 // Re-record only when a workflow change is meant to be incompatible (and then version it).
 // scripts/record-scenarios.ts records every path at once.
@@ -19,7 +19,7 @@ export async function recordBatchHistories(
 ): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const runs: { id: string; runId: string }[] = [];
-  const query = `WorkflowId = '${parentId}' OR WorkflowId STARTS_WITH '${batchId}-model-'`;
+  const query = `WorkflowId = '${parentId}' OR WorkflowId STARTS_WITH '${batchId}-model-' OR WorkflowId = '${batchId}-webhook'`;
   for await (const wf of client.workflow.list({ query })) runs.push({ id: wf.workflowId, runId: wf.runId });
   // Oldest run first, so a child's runs are numbered in the order they ran.
   runs.reverse();

@@ -2,12 +2,15 @@
 // (test/replay.test.ts): completed with continue-as-new, cancelled, expired, budget stop, 401 halt,
 // a dead-letter replay, a validation failure, more models than run at once, a child cancelled alone,
 // a batch started from Temporal (completed, and refused for bad input), a batch paused and resumed, and
-// one paused then cancelled. Run it after a versioned workflow change
+// one paused then cancelled, and a webhook delivered on its second attempt. Run it after a versioned workflow change
 // (README, "Changing workflow code") to add histories of the new code; never delete old ones
 // while batches on that code may still be running.
 // Usage: tsx scripts/record-scenarios.ts [out-dir [scenario…]]   (default test/fixtures/histories/<today>,
 // every scenario)
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -40,6 +43,15 @@ async function main() {
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
   });
   const sim = await startSimulator({ port: 0, latencyMs: 20 });
+  // Every batch sends its event here: the first attempt of each is refused, the second accepted.
+  const seen = new Set<string>();
+  const receiver = createServer((req, res) => {
+    const id = String(req.headers['webhook-id']);
+    const status = seen.has(id) ? 200 : 503;
+    seen.add(id);
+    req.resume().on('end', () => res.writeHead(status).end());
+  });
+  await new Promise<void>((ok) => receiver.listen(0, '127.0.0.1', ok));
   const config = loadConfig({
     TEMPORAL_ADDRESS: server.address,
     DATA_DIR: dataDir,
@@ -51,6 +63,9 @@ async function main() {
     RETRY_BASE_MS: '20',
     RETRY_MAX_MS: '100',
     MAX_ATTEMPTS: '2',
+    WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
+    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    WEBHOOK_RETRY_INITIAL_MS: '200',
     LOG_LEVEL: 'warn',
   });
   const worker = await startWorker(config, sim.url);
@@ -84,6 +99,8 @@ async function main() {
     const done = await wait(batch.id);
     if (done.status !== expected) throw new Error(`${scenario}: ended ${done.status}, expected ${expected}`);
     await sleep(500);
+    // The webhook's delivery (a detached child) ends on its own, after the batch.
+    await client.workflow.getHandle(`${batch.id}-webhook`).result();
     await recordBatchHistories(client, batch.id, join(outRoot, scenario), parentId);
   };
 
@@ -144,6 +161,8 @@ async function main() {
       await record('replay', (await res.json()) as Batch, 'completed');
     }
 
+    if (wanted('webhook-retried')) await record('webhook-retried', await create(lines(40)), 'completed');
+
     if (wanted('validation-failed'))
       await record('validation-failed', await create(`${lines(5)}\nnot json\n`), 'failed');
 
@@ -194,6 +213,7 @@ async function main() {
     await worker.close();
     await connection.close();
     await sim.close();
+    receiver.close();
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

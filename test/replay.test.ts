@@ -12,7 +12,7 @@ const FIXTURES = resolve(__dirname, 'fixtures/histories');
 /**
  * Every recorded history, by workflow code generation (v1: before the stop signal and the live
  * memo; v2: every path — rollover, cancel, expiry, budget, 401 halt, replay, validation failure,
- * a start from Temporal and one refused for bad input).
+ * a start from Temporal and one refused for bad input, a webhook delivered on its second attempt).
  * A generation stays here as long as batches started on that code may still be running.
  */
 function recorded(): { name: string; workflowId: string; history: ReturnType<typeof historyFromJSON> }[] {
@@ -50,6 +50,7 @@ describe('workflow determinism', () => {
       'child-cancelled',
       'direct-start',
       'direct-start-invalid',
+      'webhook-retried',
     ])
       expect(
         histories.some((h) => h.name.startsWith(`v2/${path}/`)),
