@@ -90,9 +90,8 @@ export async function executeRequest(
     (!!opts.maxElapsedMs && Date.now() - firstSentAt + wait > opts.maxElapsedMs);
   for (let attempt = 1; ; attempt++) {
     let wait: number;
-    const sentAt = opts.onAttempt ? performance.now() : 0;
+    const sentAt = opts.onAttempt || opts.onAttemptDone ? performance.now() : 0;
     const startedAtMs = opts.onAttemptDone ? Date.now() : 0;
-    const startedAt = opts.onAttemptDone ? performance.now() : 0;
     let timing: AttemptTiming | null = null;
     opts.observer?.sent(attempt);
     try {
@@ -109,7 +108,7 @@ export async function executeRequest(
           : null;
       wait = statusClass === 'retryable' ? retryDelay(attempt, retryAfterMs, opts.backoff, opts.random) : 0;
       if (opts.onAttemptDone) {
-        const durationMs = Math.ceil(performance.now() - startedAt);
+        const durationMs = Math.ceil(performance.now() - sentAt);
         timing = { startedAtMs, durationMs, status: res.status, error: null, retryAfterMs };
       }
       if (statusClass !== 'retryable' || isLast(attempt, wait)) {
@@ -134,7 +133,7 @@ export async function executeRequest(
       wait = backoffDelay(attempt, opts.backoff, opts.random);
       const code = err.kind === 'timeout' ? 'request_timeout' : 'request_failed';
       if (opts.onAttemptDone) {
-        const durationMs = Math.ceil(performance.now() - startedAt);
+        const durationMs = Math.ceil(performance.now() - sentAt);
         timing = {
           startedAtMs,
           durationMs,
