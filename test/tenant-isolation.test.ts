@@ -98,6 +98,13 @@ describe('tenant isolation', () => {
       { method: 'POST', path: '/v1/batches/{id}/cancel', ids: [done.id, running.id], missing: MISSING_BATCH },
       { method: 'POST', path: '/v1/batches/{id}/replay', ids: [done.id, running.id], missing: MISSING_BATCH },
       {
+        method: 'GET',
+        path: '/v1/batches/{id}/requests/ok',
+        ids: [done.id, running.id],
+        missing: MISSING_BATCH,
+      },
+      { method: 'GET', path: '/v1/batches/{id}/results', ids: [done.id, running.id], missing: MISSING_BATCH },
+      {
         method: 'POST',
         path: '/v1/batches/{id}/replay',
         ids: [done.id],
@@ -127,6 +134,12 @@ describe('tenant isolation', () => {
         if (!r.path.includes('after=')) expect(theirs.status, `${r.method} ${r.path}`).toBe(404);
       }
     }
+    // The owner reads them.
+    const asA = { authorization: `Bearer ${KEY_A}` };
+    expect((await answer(stack.apiUrl, 'GET', '/v1/batches/{id}/requests/ok', done.id, asA)).status).toBe(
+      200,
+    );
+    expect((await answer(stack.apiUrl, 'GET', '/v1/batches/{id}/results', done.id, asA)).status).toBe(200);
   });
 
   it('raises NotFoundError in the openai client and lists nothing of the other tenant', async () => {
