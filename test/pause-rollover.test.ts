@@ -36,8 +36,15 @@ async function post(id: string, action: 'pause' | 'resume'): Promise<Batch> {
   expect(res.status).toBe(200);
   return (await res.json()) as Batch;
 }
-const linesFor = (prefix: string, n: number) =>
-  Array.from({ length: n }, (_, i) => chatLine(`${prefix}-${i}`, i % 2 ? 'm-a' : 'm-b', `line ${i}`));
+// Every 20th request is slow (2.5 s), so a pause always finds chunks with work left to cancel.
+const linesFor = (prefix: string, n: number, slow = false) =>
+  Array.from({ length: n }, (_, i) =>
+    chatLine(
+      `${prefix}-${i}`,
+      i % 2 ? 'm-a' : 'm-b',
+      `line ${i}${slow && i % 20 === 6 ? ' #sim:delay=2500' : ''}`,
+    ),
+  );
 
 /** The inputs of every run of a child workflow, oldest first. */
 async function childRuns(workflowId: string): Promise<ModelShardInput[]> {
@@ -67,10 +74,12 @@ async function expectExact(done: Batch, n: number) {
 
 describe('pause × continue-as-new', () => {
   it('a paused child rolls over paused (signals made its history long) and resumes in its new run', async () => {
-    const n = 800;
-    const created = await createBatch(stack.openai, linesFor('h', n));
+    const n = 400;
+    const created = await createBatch(stack.openai, linesFor('h', n, true));
     await until('40 calls', () => stack.sim.batch(created.id).calls >= 40);
     await post(created.id, 'pause');
+    // The pause reaches the chunks within about a second (signal, then heartbeat); then they drain.
+    await sleep(2500);
     await until('drained', () => stack.sim.batch(created.id).inFlight === 0);
     const child = `${created.id}-model-0`;
     const before = (await childRuns(child)).length;
@@ -101,6 +110,7 @@ describe('pause × continue-as-new', () => {
       await until('more calls', () => stack.sim.batch(created.id).calls >= Math.min(n, at + 60));
       if ((await stack.openai.batches.retrieve(created.id)).status !== 'in_progress') break;
       await post(created.id, 'pause');
+      await sleep(1500);
       await until('drained', () => stack.sim.batch(created.id).inFlight === 0);
       await sleep(300);
       await post(created.id, 'resume');

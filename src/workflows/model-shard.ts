@@ -148,7 +148,10 @@ export async function modelShardWorkflow(input: ModelShardInput): Promise<Counts
         else if (isCancellation(err) || stopping()) outcome.cancelled = true;
         else outcome.failure ??= asApplicationFailure(err);
       })
-      .finally(() => inflight.delete(from));
+      // Only its own entry: a chunk re-run after a pause may already hold this key again.
+      .finally(() => {
+        if (inflight.get(from) === run) inflight.delete(from);
+      });
     inflight.set(from, run);
   };
 
