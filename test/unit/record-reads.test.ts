@@ -109,4 +109,62 @@ describe('bounded reads', () => {
       output += String(c);
     expect(output).toBe('');
   });
+
+  it('answers a validating batch with request_not_found, and reads a record from the files after GC', async () => {
+    await expect(
+      batchRecord(deps, TENANT, { id: 'batch_reads3', status: 'validating' } as Batch, 'r-0-0'),
+    ).rejects.toMatchObject({ statusCode: 404, code: 'request_not_found', param: 'custom_id' });
+    // A finished batch whose segments and journals were collected: its files and input remain.
+    const now = Math.floor(Date.now() / 1000);
+    const save = async (id: string, content: string) => {
+      await store.put(layout.fileContent(TENANT, id), content);
+      await deps.files.save({
+        id,
+        object: 'file',
+        bytes: content.length,
+        created_at: now,
+        filename: id,
+        purpose: 'batch_output',
+        status: 'processed',
+        expires_at: null,
+        status_details: null,
+        tenant: TENANT,
+      });
+    };
+    const input = ['a', 'constructor']
+      .map((id) =>
+        JSON.stringify({
+          custom_id: id,
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: { model: `m-${id}` },
+        }),
+      )
+      .join('\n');
+    await save('file-input0000000000000000000', input + '\n');
+    await save('file-output000000000000000000', lineOf('a') + '\n');
+    await save('file-error0000000000000000000', lineOf('constructor') + '\n');
+    const ended = {
+      id: 'batch_reads4',
+      status: 'cancelled',
+      input_file_id: 'file-input0000000000000000000',
+      output_file_id: 'file-output000000000000000000',
+      error_file_id: 'file-error0000000000000000000',
+    } as Batch;
+    expect(await batchRecord(deps, TENANT, ended, 'constructor')).toEqual({
+      object: 'batch.request',
+      batch_id: 'batch_reads4',
+      custom_id: 'constructor',
+      model: 'm-constructor',
+      state: 'done',
+      attempts: [],
+      result: JSON.parse(lineOf('constructor')),
+      result_file: 'error',
+    });
+    expect(await batchRecord(deps, TENANT, ended, 'a')).toMatchObject({
+      model: 'm-a',
+      result_file: 'output',
+    });
+    await expect(batchRecord(deps, TENANT, ended, 'b')).rejects.toMatchObject({ code: 'request_not_found' });
+  });
 });
