@@ -64,6 +64,16 @@ describe('x_models', () => {
     expect(done.request_counts.failed).toBe(8);
     expect(final[1].request_counts.failed).toBe(3);
     expect(final[0].request_counts.failed).toBe(5);
+
+    // The Web UI's summaries: each child names its model and request count, each chunk its range.
+    const child = stack.client.workflow.getHandle(`${created.id}-model-1`);
+    expect(await (await child.describe()).staticSummary()).toBe('constructor: 67 requests');
+    const history = await child.fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => Buffer.from(e.userMetadata!.summary!.data!).toString('utf8'));
+    expect(summaries.length).toBeGreaterThan(0);
+    expect(summaries[0]).toMatch(/^"constructor: segments 0–\d+ of 7"$/);
   });
 
   it('a cancelled batch: the per-model counts still sum to request_counts', async () => {
