@@ -337,6 +337,47 @@ describe('the console in a browser', () => {
     LONG * 2,
   );
 
+  it(
+    'names every control, and reaches each one with Tab',
+    async () => {
+      // Controls without an accessible name: no <label for>, aria-label(ledby) or text of their own.
+      const UNNAMED = `[...document.querySelectorAll('input, select, textarea, button, a[href]')]
+      .filter((el) => !el.closest('[hidden]') && el.getClientRects().length > 0)
+      .filter((el) => {
+        if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
+        if (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]')) return false;
+        return !(el.textContent || '').trim();
+      })
+      .map((el) => el.outerHTML.slice(0, 80))`;
+      const COUNT = `[...document.querySelectorAll('input, select, button:not(:disabled), a[href]')]
+      .filter((el) => !el.closest('[hidden]') && el.getClientRects().length > 0).length`;
+      for (const hash of ['', '#/new', `#/batches/${firstBatch}`]) {
+        const page = await openConsole(hash);
+        await page.waitForSelector(hash.includes('batches') ? '#batch-status [data-status]' : 'h1');
+        expect(await page.evaluate(UNNAMED), hash).toEqual([]);
+        // Tab walks through every visible control (the skip link first) and each shows its focus.
+        const controls = Number(await page.evaluate(COUNT));
+        await page.evaluate('document.activeElement.blur()');
+        const reached = new Set<string>();
+        for (let i = 0; i < controls + 5; i++) {
+          await page.keyboard.press('Tab');
+          const focused = String(
+            await page.evaluate(
+              `(() => { const el = document.activeElement; if (el === document.body) return ''; const o = getComputedStyle(el).outlineStyle;
+              return (el.id || el.textContent.trim().slice(0, 30) || el.tagName) + (o === 'none' ? ' (no outline)' : ''); })()`,
+            ),
+          );
+          expect(focused, `${hash}: focus ring`).not.toContain('(no outline)');
+          // Past the last control focus leaves the page (the body) and comes round again.
+          if (focused) reached.add(focused);
+        }
+        expect(reached.size, `${hash}: controls reached by Tab`).toBeGreaterThanOrEqual(controls - 1);
+        await page.close();
+      }
+    },
+    LONG,
+  );
+
   it('asked nothing of any other origin', () => {
     expect(requested.length).toBeGreaterThan(10);
     const foreign = requested.filter((u) => !u.startsWith(`${stack.apiUrl}/`) && !u.startsWith('blob:'));
