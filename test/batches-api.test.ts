@@ -41,9 +41,12 @@ const BATCH_KEYS = [
   'request_counts',
   'status',
   'usage',
-  // Our extensions (OpenAI clients ignore them): governance, quality, budget, dead-letter replay.
+  // Our extensions (OpenAI clients ignore them): governance, per-model progress, pause, quality,
+  // budget, dead-letter replay.
   'x_budget',
   'x_governance',
+  'x_models',
+  'x_paused_at',
   'x_quality',
   'x_replay_of',
   'x_replays',
