@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatLine, createBatch, waitForBatch } from './harness/batches';
@@ -32,7 +32,13 @@ beforeAll(async () => {
       'key-p': { tenant: 'plain', weight: 1 },
     }),
   );
-  stack = await startStack({ API_KEYS_FILE: keysFile, WEBHOOK_RETRY_INITIAL_MS: '200' });
+  // Delivery gives up 3 s after the first attempt.
+  stack = await startStack({
+    API_KEYS_FILE: keysFile,
+    WEBHOOK_RETRY_INITIAL_MS: '200',
+    WEBHOOK_RETRY_MAX_MS: '500',
+    WEBHOOK_RETRY_FOR_MS: '3000',
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -53,6 +59,26 @@ describe('per-tenant webhooks', () => {
     expect(JSON.parse(accepted.body)).toMatchObject({ type: 'batch.completed', data: { id: batch.id } });
     expect(receiver.forBatch(batch.id)).toHaveLength(1);
     expect(other.attempts).toHaveLength(0);
+  });
+
+  it('gives up WEBHOOK_RETRY_FOR_MS after the first attempt: the delivery fails visibly, no attempt after', async () => {
+    receiver.answer = () => 503;
+    const created = await createBatch(client('key-c1'), lines(1));
+    const batch = await waitForBatch(client('key-c1'), created.id);
+    expect(batch.status).toBe('completed');
+    const handle = stack.client.workflow.getHandle(`${batch.id}-webhook`);
+    const failure = await handle.result().then(
+      () => null,
+      (err: unknown) => err as WorkflowFailedError,
+    );
+    expect(failure?.cause?.message).toMatch(/answered 503 at attempt \d+; gave up/);
+    const attempts = receiver.forBatch(batch.id);
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    // Planned within the 3 s; a loaded machine may start the last one a little late.
+    expect(attempts.at(-1)!.at - attempts[0].at).toBeLessThan(3000 + 3000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(receiver.forBatch(batch.id)).toHaveLength(attempts.length);
+    receiver.answer = () => 200;
   });
 
   it('a tenant without a webhook (and no WEBHOOK_URL) starts no delivery: no marker, no child', async () => {

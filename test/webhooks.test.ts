@@ -3,6 +3,7 @@
 // library (and with both official openai clients), without holding up the batch's status.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
 import OpenAI from 'openai';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -215,6 +216,26 @@ print(json.dumps({"type": event.type, "id": event.data.id}))
     const event = eventOf(await receiver.accepted(result.id));
     expect(event).toMatchObject({ type: 'batch.completed', data: { id: result.id } });
     oneEvent(result.id);
+  });
+
+  it('a redirect is retried, not followed; 410 Gone stops delivery (the delivery fails visibly, the batch does not)', async () => {
+    receiver.answer = (previous) => (previous === 0 ? 307 : 410);
+    const created = await createBatch(stack.openai, lines('gone', 1));
+    const batch = await waitForBatch(stack.openai, created.id);
+    expect(batch.status).toBe('completed');
+    const handle = stack.client.workflow.getHandle(`${batch.id}-webhook`);
+    const failure = await handle.result().then(
+      () => null,
+      (err: unknown) => err as WorkflowFailedError,
+    );
+    expect(failure?.cause?.message).toMatch(/answered 410 \(Gone\): no more attempts/);
+    const { status } = await handle.describe();
+    expect(status.name).toBe('FAILED');
+    await sleep(2000);
+    const attempts = receiver.forBatch(batch.id);
+    expect(attempts.map((a) => a.status)).toEqual([307, 410]);
+    expect(new Set(attempts.map((a) => a.headers['webhook-id'])).size).toBe(1);
+    expect((await stack.openai.batches.retrieve(batch.id)).status).toBe('completed');
   });
 
   it('a custom_id or model named like a prototype key changes nothing', async () => {

@@ -39,16 +39,7 @@ export async function deliverWebhook(
   const beat = setInterval(() => ctx.heartbeat(), 2000);
   let answer: Answer;
   try {
-    const target = await openWebhookTarget(rt.store, secretBoxFor(rt.config), input.targetKey);
-    if (!target) {
-      observeWebhookDelivery('gave_up');
-      throw ApplicationFailure.create({
-        message: `the batch's webhook settings are gone from storage (${input.targetKey})`,
-        type: WEBHOOK_GAVE_UP,
-        nonRetryable: true,
-      });
-    }
-    answer = await post(target, input, rt.config.WEBHOOK_TIMEOUT_MS, ctx.cancellationSignal);
+    answer = await attemptOnce(rt, input, ctx.cancellationSignal);
   } finally {
     clearInterval(beat);
   }
@@ -86,6 +77,31 @@ export async function deliverWebhook(
     type: WEBHOOK_NOT_ACCEPTED,
     nextRetryDelay: delay,
   });
+}
+
+/** Reads the batch's target and POSTs the event to it once. */
+async function attemptOnce(
+  rt: ActivityRuntime,
+  input: WebhookDeliveryInput,
+  cancelled: AbortSignal,
+): Promise<Answer> {
+  let target: WebhookTarget | null;
+  try {
+    target = await openWebhookTarget(rt.store, secretBoxFor(rt.config), input.targetKey);
+  } catch (err) {
+    // Storage down, or a SECRETS_KEY that does not open it: a failed attempt, retried on the
+    // schedule until delivery gives up (not forever).
+    return { status: null, problem: `the webhook settings cannot be read (${(err as Error).message})` };
+  }
+  if (!target) {
+    observeWebhookDelivery('gave_up');
+    throw ApplicationFailure.create({
+      message: `the batch's webhook settings are gone from storage (${input.targetKey})`,
+      type: WEBHOOK_GAVE_UP,
+      nonRetryable: true,
+    });
+  }
+  return post(target, input, rt.config.WEBHOOK_TIMEOUT_MS, cancelled);
 }
 
 /** POSTs the signed event once; never throws for what the receiver or the network did. */
