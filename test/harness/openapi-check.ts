@@ -98,9 +98,14 @@ export class OpenApiChecker {
       throw new Error(
         `${what}: content-type '${mediaType}' not in the spec (${Object.keys(content).join(', ')})`,
       );
-    for (const [name, header] of Object.entries(response.headers ?? {})) {
-      const required = (header as { required?: boolean }).required ?? false;
-      if (required && !res.headers.has(name)) throw new Error(`${what}: required header ${name} missing`);
+    const shared = (this.doc.components as { headers?: Record<string, Json> }).headers ?? {};
+    for (const [name, entry] of Object.entries(response.headers ?? {})) {
+      const header = typeof entry.$ref === 'string' ? shared[entry.$ref.split('/').pop() as string] : entry;
+      const { required, schema } = header as { required?: boolean; schema?: { const?: string } };
+      const value = res.headers.get(name);
+      if (required && value === null) throw new Error(`${what}: required header ${name} missing`);
+      if (value !== null && schema?.const !== undefined && value !== schema.const)
+        throw new Error(`${what}: header ${name} is '${value}', the spec says '${schema.const}'`);
     }
     let json: unknown = undefined;
     const at = `${pointer}/content/${token(mediaType)}`;

@@ -21,9 +21,11 @@ const ERRORS = {
 } as const;
 type ErrorStatus = keyof typeof ERRORS;
 
+// Not `required`: the router's own errors (a malformed URL, an over-long path id) go out before
+// the hook that sets it.
 const requestIdHeader = {
   description: "This request's id (`req_…`), as the openai clients expose it.",
-  schema: { type: 'string' },
+  schema: { type: 'string', pattern: '^req_[A-Za-z0-9]+$' },
 };
 
 type Content = Record<string, { schema: JsonSchema } & Record<string, unknown>>;
@@ -352,13 +354,30 @@ const PATHS: Record<string, Record<string, Operation>> = {
   },
 };
 
+/** Headers some errors always carry besides x-request-id. */
+const ERROR_HEADERS: Partial<Record<ErrorStatus, Record<string, unknown>>> = {
+  401: {
+    'www-authenticate': { description: 'Always `Bearer`.', required: true, schema: { const: 'Bearer' } },
+  },
+  429: {
+    'x-should-retry': {
+      description: 'Always `false`: the limit lifts when a batch ends, not after a wait.',
+      required: true,
+      schema: { const: 'false' },
+    },
+  },
+};
+
 function errorResponses(): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(ERRORS).map(([status, description]) => [
       `Error${status}`,
       {
         description,
-        headers: { 'x-request-id': { $ref: '#/components/headers/RequestId' } },
+        headers: {
+          'x-request-id': { $ref: '#/components/headers/RequestId' },
+          ...ERROR_HEADERS[Number(status) as ErrorStatus],
+        },
         content: json(ref('Error' satisfies ComponentName)),
       },
     ]),
