@@ -538,7 +538,7 @@ export class BatchService {
               this.client.workflow.getHandle(info.workflowId, info.runId).query(getBatchQuery),
             )
           : null;
-        if (queried) return queried;
+        if (queried) return withNewFields(queried);
         // Such a workflow sets the terminal status attribute before it closes: never show a
         // terminal status (without its timestamp) for a batch still running.
         const status = BatchStatusSchema.catch(initial.status).parse(
@@ -548,7 +548,9 @@ export class BatchService {
       }
       case 'COMPLETED':
         if (fromMemo && isTerminal(fromMemo.status)) return fromMemo;
-        return (await this.client.workflow.getHandle(info.workflowId, info.runId).result()) as Batch;
+        return withNewFields(
+          (await this.client.workflow.getHandle(info.workflowId, info.runId).result()) as Batch,
+        );
       default: {
         // Terminated or timed out from outside: the batch is failed (or cancelled), never lost from view.
         const closedAt = Math.floor((info.closeTime ?? new Date()).getTime() / 1000);
@@ -591,6 +593,11 @@ export class BatchService {
     const raw = await this.store.get(layout.snapshot(tenant, id));
     return raw ? BatchSchema.parse(JSON.parse(raw.toString('utf8'))) : null;
   }
+}
+
+/** A Batch from a workflow older than x_paused_at and x_models (its query or result) gets them as null. */
+function withNewFields(batch: Batch): Batch {
+  return { ...batch, x_paused_at: batch.x_paused_at ?? null, x_models: batch.x_models ?? null };
 }
 
 /** Only a batch still validating or running can be paused or resumed. */
