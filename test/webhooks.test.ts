@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBatch } from 'temporal-batch-gateway/client';
+import { WebhookEventSchema } from '../src/webhooks/event-schema';
 import { chatLine, createBatch, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
 import { startWebhookReceiver, type WebhookAttempt, type WebhookReceiver } from './harness/webhook-receiver';
@@ -48,6 +49,8 @@ function eventOf(attempt: WebhookAttempt) {
   expect(Object.keys(event.data)).toEqual(['id']);
   expect(event.object).toBe('event');
   expect(event.id).toMatch(/^evt_[0-9a-f]{32}$/);
+  // The schema the OpenAPI document describes it with.
+  expect(WebhookEventSchema.parse(event)).toEqual(event);
   return event;
 }
 
