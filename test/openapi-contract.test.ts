@@ -131,6 +131,9 @@ describe('the document', () => {
       'GET /health',
       'GET /metrics',
       'GET /openapi.json',
+      'GET /console',
+      'GET /console/settings.json',
+      'GET /console/{file}',
     ])
       expect(ops).toContain(op);
     // Every path parameter of a template is declared, and operation ids are unique.
@@ -357,11 +360,17 @@ describe('every route answers as the spec says', () => {
     await expectStatus(404, 'GET', '/v1/batches/batch_nosuchbatch00000000000000/results');
   });
 
-  it('health, metrics and the document need no key', async () => {
+  it('health, metrics, the document and the console need no key', async () => {
     await expectStatus(200, 'GET', '/health', { key: null });
     const metrics = await expectStatus(200, 'GET', '/metrics', { key: null });
     expect(metrics.text).toContain('# HELP');
-  });
+    await expectStatus(200, 'GET', '/console', { key: null });
+    const settings = await expectStatus(200, 'GET', '/console/settings.json', { key: null });
+    expect(settings.json).toMatchObject({ completionWindows: stack.config.COMPLETION_WINDOWS });
+    for (const file of ['index.html', 'console.js', 'console.css'])
+      await expectStatus(200, 'GET', `/console/${file}`, { key: null });
+    await expectStatus(404, 'GET', '/console/constructor', { key: null });
+  }, 180_000);
 
   it('every operation was seen answering its success status', () => {
     const unseen = checker

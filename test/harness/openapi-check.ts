@@ -75,9 +75,11 @@ export class OpenApiChecker {
   async check(method: string, url: string, res: Response): Promise<Checked> {
     const path = new URL(url, 'http://x').pathname;
     const matches = this.templates.filter((t) => t.re.test(path));
-    // A literal segment wins over a template one (none of our routes need it today).
-    if (matches.length !== 1) throw new Error(`${method} ${path}: ${matches.length} path templates match`);
-    const { template } = matches[0];
+    // A literal path wins over a templated one, as in OpenAPI (/console/settings.json, /console/{file}).
+    const literal = matches.filter((t) => !t.template.includes('{'));
+    const chosen = literal.length ? literal : matches;
+    if (chosen.length !== 1) throw new Error(`${method} ${path}: ${chosen.length} path templates match`);
+    const { template } = chosen[0];
     const m = method.toLowerCase();
     const op = (
       this.doc.paths as Record<string, Record<string, { responses: Record<string, ResponseObject> }>>

@@ -47,6 +47,13 @@ export const Health = z
   .object({ status: z.enum(['ok', 'temporal_unreachable']) })
   .describe('Whether this API process reaches Temporal.');
 
+/** GET /console/settings.json (console-route.ts's ConsoleSettings). */
+export const ConsoleSettings = z.object({
+  temporalUiUrl: z.string().describe('Base URL of the Temporal Web UI the page links batches to.'),
+  namespace: z.string(),
+  completionWindows: z.array(z.string()).describe('The completion windows a create may choose.'),
+});
+
 /** Schemas of answers (validated as the server writes them). */
 const RESPONSES = {
   Error: ApiErrorBody,
@@ -65,6 +72,7 @@ const RESPONSES = {
   RecordView,
   ResultFileLine,
   Health,
+  ConsoleSettings,
 } as const;
 
 /** Schemas of request bodies (validated as a client may send them: defaults optional, coercions widened). */

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document of GET /openapi.json: every route, its parameters, bodies and answers,
 // with the schemas generated from the zod objects the routes use (components.ts).
 import { z } from 'zod';
+import { CONSOLE_FILES } from '../../console/build';
 import { ENDPOINTS } from '../../domain/batch';
 import { BATCH_ID_PATTERN, FILE_ID_PATTERN } from '../../ids';
 import { IDEMPOTENCY_KEY, ListBatchesQuery } from '../batches-routes';
@@ -34,7 +35,7 @@ interface Operation {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'Files' | 'Batches' | 'Batch extensions' | 'Operations';
+  tag: 'Files' | 'Batches' | 'Batch extensions' | 'Operations' | 'Console';
   /** Path parameters: name → schema (all required). */
   path?: Record<string, JsonSchema>;
   query?: z.ZodObject;
@@ -352,6 +353,44 @@ const PATHS: Record<string, Record<string, Operation>> = {
       errors: [400],
     },
   },
+  '/console': {
+    get: {
+      operationId: 'console',
+      summary: 'The browser console (also at `/console/`); the page asks for an API key and sends it.',
+      tag: 'Console',
+      public: true,
+      ok: { description: 'The page.', content: { 'text/html': { schema: TEXT('HTML') } } },
+      errors: [400, 404],
+    },
+  },
+  '/console/settings.json': {
+    get: {
+      operationId: 'consoleSettings',
+      summary: "What the console's page needs to know of this deployment.",
+      tag: 'Console',
+      public: true,
+      ok: { description: 'The settings.', content: json(ref('ConsoleSettings')) },
+      errors: [400],
+    },
+  },
+  '/console/{file}': {
+    get: {
+      operationId: 'consoleFile',
+      summary: "The console's script and stylesheet (and its page).",
+      tag: 'Console',
+      public: true,
+      path: { file: describe({ type: 'string', enum: [...CONSOLE_FILES] }, 'One of the built files.') },
+      ok: {
+        description: 'The file.',
+        content: {
+          'text/html': { schema: TEXT('HTML') },
+          'text/javascript': { schema: TEXT('JavaScript') },
+          'text/css': { schema: TEXT('CSS') },
+        },
+      },
+      errors: [400, 404],
+    },
+  },
 };
 
 /** Headers some errors always carry besides x-request-id. */
@@ -430,6 +469,7 @@ export function buildOpenApiDocument(opts: DocumentOptions = {}): JsonSchema {
       { name: 'Batches', description: "OpenAI's Batch API." },
       { name: 'Batch extensions', description: 'Ours: pause, resume, one record, partial results, replay.' },
       { name: 'Operations', description: 'Health, metrics and this document.' },
+      { name: 'Console', description: 'The browser console: its page, files and settings (no API key).' },
     ],
     security: [{ bearerAuth: [] }],
     paths,
