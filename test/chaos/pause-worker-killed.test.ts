@@ -66,10 +66,20 @@ describe('pause × worker crash', () => {
     const held = (await stack.openai.batches.retrieve(created.id)) as unknown as Batch;
     expect(held.x_paused_at).toBe(paused.x_paused_at);
     expect(stack.sim.batch(created.id).calls).toBe(calls);
+    // Without a worker the API falls back to the signals (as cancel does): resume, then pause again.
+    expect((await post(created.id, 'resume')).x_paused_at).toBeNull();
+    expect((await post(created.id, 'pause')).x_paused_at).toEqual(expect.any(Number));
 
     // A new worker picks the paused batch up and keeps it paused until the resume.
     await stack.addWorker();
     await sleep(2000);
+    expect(stack.sim.batch(created.id).calls).toBe(calls);
+    // The new worker handles both signals in order (once the dead worker's task has timed out):
+    // paused again, since the second one.
+    await until('the second pause', async () => {
+      const again = (await stack.openai.batches.retrieve(created.id)) as unknown as Batch;
+      return again.x_paused_at !== null && again.x_paused_at > paused.x_paused_at!;
+    });
     expect(stack.sim.batch(created.id).calls).toBe(calls);
     const resumed = await post(created.id, 'resume');
     expect(resumed.x_paused_at).toBeNull();
