@@ -136,6 +136,12 @@ describe('the document', () => {
       'GET /console/{file}',
     ])
       expect(ops).toContain(op);
+    // The events the gateway sends are described too (OpenAPI 3.1 webhooks).
+    const webhooks = (doc as { webhooks?: Record<string, Record<string, { requestBody: unknown }>> })
+      .webhooks;
+    expect(webhooks?.batchEvent.post.requestBody).toMatchObject({
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookEvent' } } },
+    });
     // Every path parameter of a template is declared, and operation ids are unique.
     const ids = new Set<string>();
     for (const [template, methods] of Object.entries(doc.paths))

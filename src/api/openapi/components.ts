@@ -17,6 +17,7 @@ import {
 } from '../../domain/batch';
 import { FileDeleted, FileObject, FilePurpose } from '../../domain/file';
 import { RecordView, ResultFileLine } from '../../domain/record-view';
+import { WebhookEventSchema } from '../../webhooks/event-schema';
 import { ReplayBody } from '../replay';
 
 /** OpenAI's list envelope around `item` (what listPage() writes). */
@@ -73,6 +74,7 @@ const RESPONSES = {
   ResultFileLine,
   Health,
   ConsoleSettings,
+  WebhookEvent: WebhookEventSchema,
 } as const;
 
 /** Schemas of request bodies (validated as a client may send them: defaults optional, coercions widened). */

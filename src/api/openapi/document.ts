@@ -423,6 +423,43 @@ function errorResponses(): Record<string, unknown> {
   );
 }
 
+const signatureHeader = (name: string, description: string) => ({
+  name,
+  in: 'header',
+  required: true,
+  description,
+  schema: { type: 'string' },
+});
+
+/** What the gateway sends to a batch's webhook (OpenAPI 3.1 `webhooks`: requests we make, not serve). */
+const WEBHOOKS = {
+  batchEvent: {
+    post: {
+      operationId: 'batchEvent',
+      summary: 'A batch ended: `batch.completed`, `batch.failed`, `batch.expired` or `batch.cancelled`.',
+      description:
+        'Signed per Standard Webhooks; delivered at least once with the same `webhook-id`, retried with ' +
+        'backoff for hours, never delaying the batch itself.',
+      tags: ['Webhooks'],
+      security: [],
+      parameters: [
+        signatureHeader('webhook-id', 'The event id (`evt_…`), the same on every attempt.'),
+        signatureHeader('webhook-timestamp', 'Unix seconds of this attempt.'),
+        signatureHeader(
+          'webhook-signature',
+          '`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the secret.',
+        ),
+      ],
+      requestBody: { required: true, content: json(ref('WebhookEvent')) },
+      responses: {
+        '2XX': { description: 'Delivered.' },
+        '410': { description: 'Gone: the receiver wants no more events; delivery stops.' },
+        default: { description: 'Anything else: retried later.' },
+      },
+    },
+  },
+};
+
 /** What a deployment narrows: the completion windows it accepts (COMPLETION_WINDOWS). */
 export interface DocumentOptions {
   completionWindows?: readonly string[];
@@ -470,9 +507,11 @@ export function buildOpenApiDocument(opts: DocumentOptions = {}): JsonSchema {
       { name: 'Batch extensions', description: 'Ours: pause, resume, one record, partial results, replay.' },
       { name: 'Operations', description: 'Health, metrics and this document.' },
       { name: 'Console', description: 'The browser console: its page, files and settings (no API key).' },
+      { name: 'Webhooks', description: "What the gateway POSTs to a batch's webhook (WEBHOOK_URL)." },
     ],
     security: [{ bearerAuth: [] }],
     paths,
+    webhooks: WEBHOOKS,
     components: {
       securitySchemes: {
         bearerAuth: {
