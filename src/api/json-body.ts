@@ -25,6 +25,28 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
         undefined,
       );
     }
-    void parseJson(req, text, done);
+    void parseJson(req, text, (err, parsed) => {
+      // Valid JSON refused all the same is a poisoning key: say which, rather than "not valid JSON".
+      if (err && isJson(text)) {
+        return done(
+          ApiError.invalid(
+            "The request body has a key named '__proto__' (or 'constructor' holding 'prototype'), which this API does not accept.",
+            null,
+            'invalid_json',
+          ),
+          undefined,
+        );
+      }
+      done(err, parsed);
+    });
   });
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -54,7 +54,8 @@ function answerFrameworkError(err: FastifyError, req: FastifyRequest, reply: Fas
     err.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? new ApiError(404, 'not_found_error', `No such object: '${clip(req.url.split('?')[0])}'`, 'id')
       : ApiError.invalid(`Malformed request URL: '${clip(req.url)}'.`, null, 'invalid_url');
-  void reply.status(apiError.statusCode).send(apiError.toBody());
+  // These go out before the onRequest hook, which sets the header on every other answer.
+  void reply.header('x-request-id', req.id).status(apiError.statusCode).send(apiError.toBody());
 }
 
 /** The OpenAI-compatible HTTP façade. Stateless: files go to storage, batches to Temporal. */
