@@ -2,6 +2,7 @@
 import { GLOBAL_HELP, integerOption, parseCommandLine } from '../args';
 import { countsOf, statusLabel, timeOf, type GatewayBatch } from '../batch-view';
 import type { Command } from '../command';
+import { BATCH_STATUSES } from '../../domain/batch';
 import { ExitCode, UsageError } from '../exit-codes';
 
 const OPTIONS = {
@@ -10,16 +11,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-const STATUSES = [
-  'validating',
-  'failed',
-  'in_progress',
-  'finalizing',
-  'completed',
-  'expired',
-  'cancelling',
-  'cancelled',
-];
+const STATUSES: readonly string[] = BATCH_STATUSES;
 
 export const list: Command = {
   name: 'list',
