@@ -2,13 +2,13 @@
 // into .venv by `npm run setup`) against a live stack, failing on any 5xx, any status or content
 // type the spec does not list, and any answer body that breaks its schema. Bounded: a few examples
 // per operation, so the run stays well under three minutes on a loaded machine.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { chatLine, toJsonl, uploadJsonl } from './harness/batches';
+import { runCommand } from './harness/run-command';
 import { startStack, type Stack } from './harness/stack';
 
 const ROOT = resolve(__dirname, '..');
@@ -55,24 +55,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function run(cmd: string, args: string[], timeoutMs: number) {
-  return new Promise<{ code: number | null; output: string }>((res) => {
-    // Its own working directory: schemathesis and hypothesis write caches beside it.
-    const child = spawn(cmd, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => {
-      output += `\n(killed after ${timeoutMs} ms)`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      res({ code, output });
-    });
-  });
-}
-
 it('schemathesis finds no 5xx and no answer outside the spec', async () => {
   // No silent skip: without schemathesis this test fails and says how to install it.
   expect(existsSync(SCHEMATHESIS), `${SCHEMATHESIS} is missing: run \`npm run setup\``).toBe(true);
@@ -103,7 +85,8 @@ it('schemathesis finds no 5xx and no answer outside the spec', async () => {
     junit,
   ];
   const started = Date.now();
-  const { code, output } = await run(SCHEMATHESIS, args, 210_000);
+  // Its own working directory: schemathesis and hypothesis write caches beside it.
+  const { code, output } = await runCommand(SCHEMATHESIS, args, { cwd: dir, timeoutMs: 210_000 });
   // What it ran, for the CI log: the command, its summary, and the seed to reproduce it.
   console.log(
     `schemathesis ${args.join(' ').replace(KEY, '<key>')}\n(${Math.round((Date.now() - started) / 1000)} s)\n${output}`,
