@@ -2,13 +2,13 @@ import { Context } from '@temporalio/activity';
 import type { BatchError } from '../../domain/batch';
 import { clip } from '../../domain/clip';
 import { checkInputLine, lineTooLarge } from '../../domain/input-line';
-import { modelConcurrency } from '../../config';
 import { layout } from '../../storage/layout';
 import { formatSegmentLine, packPlace, unpackPlace } from '../../records/segment';
+import { planChunks } from './chunk-plan';
 import { HashIndex } from './hash-index';
 import { readLines } from './line-reader';
 import type { ActivityRuntime } from '../runtime';
-import type { IngestInput, IngestResult, ModelPlan } from '../../workflows/types';
+import type { IngestInput, IngestResult } from '../../workflows/types';
 
 /** At most this many `errors.data` entries are kept: the Batch object must stay small. */
 export const MAX_REPORTED_ERRORS = 1000;
@@ -16,8 +16,6 @@ export const MAX_REPORTED_ERRORS = 1000;
 export const MAX_REPORTED_ERROR_BYTES = 128 * 1024;
 /** A segment is written once its buffered lines reach this size, so no segment is huge to read back. */
 const SEGMENT_MAX_CHARS = 8 * 1024 * 1024;
-/** Chunks per batch we aim for at most, so progress signals stay well under Temporal's limits. */
-const TARGET_MAX_CHUNKS = 1000;
 
 interface ModelShard {
   index: number;
@@ -209,23 +207,10 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
   }
   for (const shard of shards.values()) await flush(shard);
 
-  const totalSegments = [...shards.values()].reduce((n, s) => n + s.segments, 0);
-  const segmentsPerChunk = Math.max(1, Math.ceil(totalSegments / TARGET_MAX_CHUNKS));
-  const chunkRequests = segmentsPerChunk * config.SEGMENT_SIZE;
-  // Live workers now (the census; 1 when it is off): the activities of a window go to any of them,
-  // so two chunks in flight per worker, on top of what fills the cap, keep every worker's share busy.
-  const workers = rt.limits.workerShare.workers;
-  const models: ModelPlan[] = [...shards.values()].map((s) => ({
-    index: s.index,
-    model: s.model,
-    requests: s.requests,
-    segments: s.segments,
-    // Enough chunks in flight to keep the model's concurrency busy across chunk boundaries, on every worker.
-    window: Math.min(
-      64,
-      Math.ceil(Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY) / chunkRequests) +
-        2 * workers,
-    ),
-  }));
+  const { models, segmentsPerChunk } = planChunks(
+    config,
+    [...shards.values()],
+    rt.limits.workerShare.workers,
+  );
   return { ok: true, total, models, segmentsPerChunk };
 }

@@ -1,0 +1,45 @@
+import { modelConcurrency, type Config } from '../../config';
+import type { ModelPlan } from '../../workflows/types';
+
+/** Chunks per batch we aim for at most, so progress signals stay well under Temporal's limits. */
+const TARGET_MAX_CHUNKS = 1000;
+
+/** What ingest knows of one model's shard once every line is written. */
+export interface ShardSize {
+  index: number;
+  model: string;
+  requests: number;
+  segments: number;
+}
+
+/**
+ * How the batch's segments are cut into chunk activities, and how many chunks each model keeps in
+ * flight. `workers`: live workers now (the census; 1 when it is off).
+ */
+export function planChunks(
+  config: Pick<
+    Config,
+    'SEGMENT_SIZE' | 'GLOBAL_CONCURRENCY' | 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'
+  >,
+  shards: ShardSize[],
+  workers: number,
+): { models: ModelPlan[]; segmentsPerChunk: number } {
+  const totalSegments = shards.reduce((n, s) => n + s.segments, 0);
+  const segmentsPerChunk = Math.max(1, Math.ceil(totalSegments / TARGET_MAX_CHUNKS));
+  const chunkRequests = segmentsPerChunk * config.SEGMENT_SIZE;
+  // The activities of a window go to any live worker, so two chunks in flight per worker, on top of
+  // what fills the cap, keep every worker's share busy.
+  const models: ModelPlan[] = shards.map((s) => ({
+    index: s.index,
+    model: s.model,
+    requests: s.requests,
+    segments: s.segments,
+    // Enough chunks in flight to keep the model's concurrency busy across chunk boundaries, on every worker.
+    window: Math.min(
+      64,
+      Math.ceil(Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY) / chunkRequests) +
+        2 * workers,
+    ),
+  }));
+  return { models, segmentsPerChunk };
+}
