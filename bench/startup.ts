@@ -7,7 +7,7 @@
 // the children it waited for: the tsx worker's bundler) had used when it printed that line — on a
 // machine shared with other work the CPU time is the steadier figure.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { freePort } from '../test/harness/ports';
+import { cpuMsOf } from './process-cpu';
 import { spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
 
 type Mode = 'built' | 'tsx-cold' | 'tsx-warm';
@@ -35,13 +36,6 @@ const stats = (xs: number[]) => {
   return { median: Math.round(median), min: Math.round(s[0]), max: Math.round(s[s.length - 1]) };
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** CPU ms a process and its waited-for children used so far (Linux /proc; 100 clock ticks a second). */
-function cpuMsOf(pid: number | undefined): number {
-  // Fields after the command name: utime, stime, cutime, cstime are the 12th to 15th.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) * 10;
-}
 
 async function main() {
   const temporal = await startDevServer({
