@@ -8,6 +8,7 @@ async function main() {
   const lines = readFileSync(input, 'utf8').split('\n').filter(Boolean);
   const results: unknown[] = new Array(lines.length);
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   let next = 0;
   let failed = 0;
   const worker = async () => {
@@ -25,7 +26,9 @@ async function main() {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const wallMs = performance.now() - started;
-  process.stdout.write(JSON.stringify({ wallMs, requests: lines.length, failed }) + '\n');
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  process.stdout.write(JSON.stringify({ wallMs, cpuMs, requests: lines.length, failed }) + '\n');
 }
 
 main().catch((err) => {

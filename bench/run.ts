@@ -1,7 +1,8 @@
 // `npm run bench`: the durable path (upload → batch → download, through our API, worker and
 // Temporal) against a plain semaphore-around-fetch client, on the same simulator.
 // Flags: --n 20000 --latency 200 --concurrency 200 [--pad BYTES] [--no-plain] (one custom run);
-// none (the two reference regimes); --scaling (durable path at N = 1k, 10k, 100k); --reads (read and
+// none (the two reference regimes, then the cold start); --cold [--runs N] (worker exec → first
+// upstream call: bench/cold-start.ts); --scaling (durable path at N = 1k, 10k, 100k); --reads (read and
 // list latency with 10,000 batches: bench/reads.ts, flags --batches --ran --pollers --poll-ms --seconds);
 // --interference (interactive latency beside a large batch: bench/interference.ts, its own flags).
 // One JSON line per run.
@@ -14,6 +15,8 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
 import { freePort } from '../test/harness/ports';
+import { cpuMsOf } from './process-cpu';
+import { runColdStart } from './cold-start';
 import { runReads } from './reads';
 import { runInterference } from './interference';
 import { type Proc } from '../test/harness/processes';
@@ -57,7 +60,17 @@ async function runBatch(openai: OpenAI, path: string, n: number): Promise<void> 
   if (b.status !== 'completed') throw new Error(`warm-up batch ended ${b.status}`);
 }
 
-async function runPlain(input: string, simUrl: string, concurrency: number): Promise<number> {
+const per1k = (cpuMs: number, n: number): number => Math.round((cpuMs * 1000) / n);
+
+function mapValues<K extends string, V, W>(o: Record<K, V>, f: (v: V, k: K) => W): Record<K, W> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v as V, k as K)])) as Record<K, W>;
+}
+
+async function runPlain(
+  input: string,
+  simUrl: string,
+  concurrency: number,
+): Promise<{ wallMs: number; cpuMs: number }> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'bench/plain-client.ts', input, simUrl, String(concurrency)],
@@ -69,9 +82,9 @@ async function runPlain(input: string, simUrl: string, concurrency: number): Pro
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await once(child, 'exit');
-  const res = JSON.parse(out) as { wallMs: number; failed: number };
+  const res = JSON.parse(out) as { wallMs: number; cpuMs: number; failed: number };
   if (res.failed) throw new Error(`plain client saw ${res.failed} failures`);
-  return res.wallMs;
+  return res;
 }
 
 async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, unknown>> {
@@ -81,7 +94,8 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
   const temporal = await startBenchTemporal(dir, tPort);
   try {
     const simUrl = `http://127.0.0.1:${simPort}`;
-    procs.push(await spawnSimulator(simPort, { SIM_LATENCY_MS: String(r.latencyMs) }));
+    const sim = await spawnSimulator(simPort, { SIM_LATENCY_MS: String(r.latencyMs) });
+    procs.push(sim);
     const env = stackEnv({
       temporalAddress: temporal.address,
       dir,
@@ -95,7 +109,10 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
     const input = join(dir, 'input.jsonl');
     await writeInput(input, r.n, r.padBytes);
 
-    const plainMs = withPlain ? await runPlain(input, simUrl, r.concurrency) : null;
+    const simBeforePlain = cpuMsOf(sim.child.pid);
+    const plain = withPlain ? await runPlain(input, simUrl, r.concurrency) : null;
+    const plainMs = plain?.wallMs ?? null;
+    const plainSimCpuMs = cpuMsOf(sim.child.pid) - simBeforePlain;
     await fetch(`${simUrl}/_sim/reset`, { method: 'POST' });
 
     const openai = new OpenAI({ baseURL: `http://127.0.0.1:${apiPort}/v1`, apiKey: 'x', maxRetries: 0 });
@@ -103,6 +120,14 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
     // (the first workflow task of a fresh worker alone costs ~150 ms of code loading and JIT).
     await runBatch(openai, join(dir, 'warmup.jsonl'), 50);
     await fetch(`${simUrl}/_sim/reset`, { method: 'POST' });
+    // CPU of each process of the durable path, from upload to the downloaded output.
+    const cpuOf = {
+      worker: worker.child.pid,
+      api: api.child.pid,
+      temporal: temporal.process.pid,
+      simulator: sim.child.pid,
+    };
+    const cpuBefore = mapValues(cpuOf, cpuMsOf);
     const t0 = performance.now();
     const file = await openai.files.create({ file: createReadStream(input), purpose: 'batch' });
     const batch = await openai.batches.create({
@@ -127,6 +152,7 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
     for await (const chunk of content.body as unknown as AsyncIterable<Uint8Array>)
       for (const byte of chunk) if (byte === 10) lines++;
     const durableMs = performance.now() - t0;
+    const cpuAfter = mapValues(cpuOf, cpuMsOf);
     await watchFirstCall;
     if (lines !== r.n) throw new Error(`output has ${lines} lines, expected ${r.n}`);
 
@@ -154,6 +180,13 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       workerPeakRssMb: peakRssMb(worker.child.pid),
       apiPeakRssMb: peakRssMb(api.child.pid),
       historyEventsPer1k: +((events * 1000) / r.n).toFixed(1),
+      // CPU ms per 1,000 requests, by process: the durable path's, then the plain client's run.
+      cpuMsPer1k: {
+        ...mapValues(cpuOf, (_pid, name) => per1k(cpuAfter[name] - cpuBefore[name], r.n)),
+        ...(plain
+          ? { plainClient: per1k(plain.cpuMs, r.n), simulatorDuringPlain: per1k(plainSimCpuMs, r.n) }
+          : {}),
+      },
       firstCallMs,
       inputMb: Math.round(statSync(input).size / 1e6),
     };
@@ -180,6 +213,8 @@ async function main() {
       'poll-ms': { type: 'string' },
       seconds: { type: 'string' },
       interference: { type: 'boolean', default: false },
+      cold: { type: 'boolean', default: false },
+      runs: { type: 'string' },
     },
     // --interference takes flags of its own (bench/interference.ts reads them).
     strict: !process.argv.includes('--interference'),
@@ -197,6 +232,11 @@ async function main() {
       seconds: Number(values.seconds ?? 20),
     });
     console.log(JSON.stringify(result));
+    return;
+  }
+  const coldRuns = Number(values.runs ?? 3);
+  if (values.cold) {
+    console.log(JSON.stringify(await runColdStart(coldRuns)));
     return;
   }
   const custom = values.n || values.latency || values.concurrency;
@@ -228,6 +268,7 @@ async function main() {
     return;
   }
   for (const r of regimes) console.log(JSON.stringify(await runRegime(r, !values['no-plain'])));
+  if (!custom) console.log(JSON.stringify(await runColdStart(coldRuns)));
 }
 
 main().catch((err) => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
-import { spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
+import { spawnBuilt, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,7 +25,7 @@ export function startBenchTemporal(dir: string, port: number): Promise<DevServer
 
 /** The gateway simulator on `port`, configured by SIM_* variables (src/simulator/config.ts). */
 export function spawnSimulator(port: number, simEnv: Record<string, string>): Promise<Proc> {
-  return spawnEntry('simulator', 'src/simulator/main.ts', { SIM_PORT: String(port), ...simEnv }, /listening/);
+  return spawnBuilt('simulator', 'simulator/main', { SIM_PORT: String(port), ...simEnv }, /listening/);
 }
 
 /** The settings every benchmark run gives the worker and the API; `extra` adds or overrides. */
@@ -55,10 +55,10 @@ export function stackEnv(
 }
 
 /**
- * Our worker (with the V8 flags of `npm run worker`, or BENCH_WORKER_FLAGS) and our API.
+ * Our compiled worker (with the V8 flags of `npm run worker`, or BENCH_WORKER_FLAGS) and API, as
+ * production runs them (`npm run bench` builds first).
  * BENCH_PROFILE_DIR=<dir> writes V8 CPU profiles of both (see BENCHMARKS.md). On a machine busy
- * enough that one of them misses spawnEntry's 60 s start limit (a first worker also bundles the
- * workflow code into DATA_DIR), they are started again, up to `attempts` times.
+ * enough that one of them misses spawnBuilt's 60 s start limit, they are started again, up to `attempts` times.
  */
 export async function spawnWorkerAndApi(
   env: Record<string, string>,
@@ -81,17 +81,19 @@ async function spawnWorkerAndApiOnce(env: Record<string, string>): Promise<{ wor
   const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? WORKER_NODE_FLAGS.join(' '))
     .split(' ')
     .filter(Boolean);
-  const worker = await spawnEntry('worker', 'src/main/worker.ts', env, /polling task queue/, [
-    ...workerFlags,
-    ...profile,
-  ]);
+  const worker = await spawnBuiltWorker(env, [...workerFlags, ...profile]);
   try {
-    const api = await spawnEntry('api', 'src/main/api.ts', env, /listening on/, profile);
+    const api = await spawnBuilt('api', 'main/api', env, /listening on/, profile);
     return { worker, api };
   } catch (err) {
     await worker.stop();
     throw err;
   }
+}
+
+/** `node dist/main/worker.js`, ready once it polls; `nodeArgs` default to those of `npm run worker`. */
+export function spawnBuiltWorker(env: Record<string, string>, nodeArgs = WORKER_NODE_FLAGS): Promise<Proc> {
+  return spawnBuilt('worker', 'main/worker', env, /polling task queue/, nodeArgs);
 }
 
 /** N chat-completion lines for one model; `padBytes` more bytes of prompt per line. */
