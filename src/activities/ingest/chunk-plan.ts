@@ -3,6 +3,14 @@ import type { ModelPlan } from '../../workflows/types';
 
 /** Chunks per batch we aim for at most, so progress signals stay well under Temporal's limits. */
 const TARGET_MAX_CHUNKS = 1000;
+/**
+ * A chunk holds about this many rounds of the model's concurrency: each chunk costs an activity, a
+ * progress signal and their workflow tasks (~13 history events, a few ms of CPU in the worker and
+ * the server), which per request is noise at 5 rounds and was the largest overhead at 100 requests.
+ */
+const CHUNK_ROUNDS = 5;
+/** …but each worker gets at least this many chunks, so work spreads and progress moves in steps. */
+const MIN_CHUNKS_PER_WORKER = 16;
 
 /** What ingest knows of one model's shard once every line is written. */
 export interface ShardSize {
@@ -25,7 +33,17 @@ export function planChunks(
   workers: number,
 ): { models: ModelPlan[]; segmentsPerChunk: number } {
   const totalSegments = shards.reduce((n, s) => n + s.segments, 0);
-  const segmentsPerChunk = Math.max(1, Math.ceil(totalSegments / TARGET_MAX_CHUNKS));
+  const concurrency = Math.max(
+    0,
+    ...shards.map((s) => Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY)),
+  );
+  const byConcurrency = Math.ceil((CHUNK_ROUNDS * concurrency) / config.SEGMENT_SIZE);
+  const bySpread = Math.floor(totalSegments / (MIN_CHUNKS_PER_WORKER * Math.max(1, workers)));
+  const segmentsPerChunk = Math.max(
+    1,
+    Math.ceil(totalSegments / TARGET_MAX_CHUNKS),
+    Math.min(byConcurrency, bySpread),
+  );
   const chunkRequests = segmentsPerChunk * config.SEGMENT_SIZE;
   // The activities of a window go to any live worker, so two chunks in flight per worker, on top of
   // what fills the cap, keep every worker's share busy.
