@@ -54,6 +54,8 @@ const shared = {
 export default defineConfig({
   test: {
     maxWorkers: 2,
+    // The console's summary, and a JUnit file for tools that read results rather than logs.
+    reporters: ['default', ['junit', { outputFile: 'test-results/junit.xml' }]],
     projects: [
       {
         ...sourceFirst,
