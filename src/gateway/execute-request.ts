@@ -112,7 +112,9 @@ export async function executeRequest(
         timing = { startedAtMs, durationMs, status: res.status, error: null, retryAfterMs };
       }
       if (statusClass !== 'retryable' || isLast(attempt, wait)) {
-        if (timing) await opts.onAttemptDone!(timing, false);
+        // Awaited only when it returns a promise: no extra tick on the hot path.
+        const told = timing && opts.onAttemptDone!(timing, false);
+        if (told) await told;
         return {
           kind: 'response',
           status: res.status,
@@ -143,7 +145,8 @@ export async function executeRequest(
         };
       }
       if (isLast(attempt, wait)) {
-        if (timing) await opts.onAttemptDone!(timing, false);
+        const told = timing && opts.onAttemptDone!(timing, false);
+        if (told) await told;
         return {
           kind: 'transport_error',
           code,

@@ -178,11 +178,12 @@ export class FsObjectStore implements ObjectStore {
       await handle.close();
       throw err;
     }
-    // Lines appended while a write(2) is under way are coalesced into the next single write, and
-    // written lines are made durable by group commit: one fdatasync covers every line written
-    // before it began, and lines keep being written while it runs. Each append resolves once its
-    // line is written — and, with sync, flushed to disk. A line never waits for a flush to be
-    // written, so a killed process loses no more than before; a power loss, only unresolved lines.
+    // Lines appended in the same turn of the event loop, or while a write(2) is under way, are
+    // coalesced into one write, and written lines are made durable by group commit: one fdatasync
+    // covers every line written before it began, and lines keep being written while it runs. Each
+    // append resolves once its line is written — and, with sync, flushed to disk. A line never
+    // waits for a flush to be written, so a killed process loses no more than before; a power
+    // loss, only unresolved lines.
     type Waiter = { resolve: () => void; reject: (err: unknown) => void };
     let pending: string[] = [];
     let waiters: Waiter[] = [];
@@ -227,7 +228,9 @@ export class FsObjectStore implements ObjectStore {
         return new Promise<void>((resolve, reject) => {
           pending.push(line);
           waiters.push({ resolve, reject });
-          writing ??= drain();
+          // The first write waits for the end of this turn of the event loop, so results that
+          // arrive together (one poll of many sockets) go out in one write(2).
+          writing ??= new Promise<void>((r) => setImmediate(r)).then(drain);
         });
       },
       async close() {

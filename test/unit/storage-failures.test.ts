@@ -115,7 +115,12 @@ describe('storage that refuses writes', () => {
     const journalPath = join(root, layout.journal(TENANT, batchId, 0, 0));
     mkdirSync(dirname(journalPath), { recursive: true });
     symlinkSync('/dev/full', journalPath);
-    const failure = await failureOf(journal.record(journal.jobs[0], 'o', ZERO, 's', '{"custom_id":"r-0-0"}'));
+    // The write is not awaited by the lane: the chunk hears of it at once, and `settled` throws it.
+    const told: Error[] = [];
+    journal.onWriteError = (err) => told.push(err);
+    expect(await journal.record(journal.jobs[0], 'o', ZERO, 's', '{"custom_id":"r-0-0"}')).toBe(false);
+    expect(told).toHaveLength(1);
+    const failure = await failureOf(journal.settled());
     expect(failure.type).toBe(STORAGE_UNWRITABLE);
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toMatch(

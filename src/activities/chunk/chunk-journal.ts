@@ -35,6 +35,10 @@ export class ChunkJournal {
   /** Counts of segments that were already complete before this attempt. */
   private readonly previouslyDone = zeroCounts();
   private readonly segments: SegmentState[] = [];
+  private readonly writes = new Set<Promise<void>>();
+  private writeError: Error | null = null;
+  /** Told of the first journal write that failed (e.g. a full disk), while the chunk runs. */
+  onWriteError: ((err: Error) => void) | null = null;
 
   private constructor(
     private readonly store: ObjectStore,
@@ -115,22 +119,40 @@ export class ChunkJournal {
 
   /**
    * Appends a request's result, after `attemptLines` (its journal attempt lines not yet written,
-   * formatAttempt) in the same write, and marks the segment done after its last result.
+   * formatAttempt) in the same write, and marks the segment done after its last result. The lane
+   * does not wait for the write: it sends its next request meanwhile, `settled` waits for every
+   * write, and the first failed one is handed to `onWriteError` at once (the chunk then stops).
+   * Resolves (never rejects) once written: true when it was.
    */
-  async record(
+  record(
     job: Job,
     kind: ResultKind,
     tokens: TokenCounts,
     tags: string,
     line: string,
     attemptLines = '',
-  ): Promise<void> {
+  ): Promise<boolean> {
     const seg = job.seg;
-    await (
-      await this.appenderOf(seg)
-    ).append(attemptLines + formatEntry(kind, job.req.customIdJson, tokens, tags, line));
-    countResult(seg.counts, kind, tokens, tags);
-    if (--seg.remaining === 0) await this.markDone(seg);
+    const write: Promise<void> = this.appenderOf(seg)
+      .then((a) => a.append(attemptLines + formatEntry(kind, job.req.customIdJson, tokens, tags, line)))
+      .then(() => {
+        countResult(seg.counts, kind, tokens, tags);
+        if (--seg.remaining === 0) return this.markDone(seg);
+      })
+      .catch((err: unknown) => {
+        if (this.writeError) return;
+        this.writeError = err instanceof Error ? err : new Error(String(err));
+        this.onWriteError?.(this.writeError);
+      })
+      .finally(() => this.writes.delete(write));
+    this.writes.add(write);
+    return write.then(() => this.writeError === null);
+  }
+
+  /** Waits for every write `record` started; throws the first that failed. */
+  async settled(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all(this.writes);
+    if (this.writeError) throw this.writeError;
   }
 
   /** Appends attempt lines of a request still running (a retried attempt), so a reader sees them now. */

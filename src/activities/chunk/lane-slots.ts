@@ -51,19 +51,34 @@ export class LaneSlots {
     this.global = this.model = this.capped = false;
   }
 
+  /**
+   * Between requests, without waiting (the common case, and no promise on the hot path): true when
+   * the lane holds every slot and nobody should go first; otherwise call `handOver`.
+   */
+  keeps(): boolean {
+    return this.global && this.model && !this.shouldYield();
+  }
+
   /** Between requests: gives the slots back and queues again when someone else should go first. */
   async handOver(): Promise<boolean> {
+    if (this.shouldYield()) this.release();
+    return this.acquire();
+  }
+
+  private shouldYield(): boolean {
     const s = this.share;
-    if (
+    return (
       this.capacity.overLimit ||
       s.tenantCap.active > s.tenantCap.limit ||
       s.tenantCap.hasWaiterBefore(this.priority) ||
       s.model.slots.shouldYield(s.modelTenant, this.priority) ||
       s.global.shouldYield(s.globalTenant, this.priority)
-    ) {
-      this.release();
-    }
-    return this.acquire();
+    );
+  }
+
+  /** No rate limit on the model: `admit` would charge nothing, so it need not be awaited. */
+  get unrated(): boolean {
+    return !this.capacity.rate;
   }
 
   /**

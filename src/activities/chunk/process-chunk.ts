@@ -86,10 +86,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     const cached = responseCache ? await responseCache.get(input.tenant, input.endpoint, job.req.body) : null;
     if (cached) {
       const hit = settleResult(settle, job.req.customIdJson, job.req.body, cached, true);
-      await journal.record(job, hit.kind, hit.tokens, hit.tags, hit.line);
+      void journal.record(job, hit.kind, hit.tokens, hit.tags, hit.line);
       return;
     }
-    const charged = await slots.admit(job.req.body);
+    const charged = slots.unrated ? 0 : await slots.admit(job.req.body);
     if (charged === null) return;
     const attempts = new AttemptLog(journal, job);
     if (firstCallOf !== null) {
@@ -123,9 +123,16 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     slots.settle(charged, outcome, result.tokens);
     // Halt before journaling: other lanes must not start a call while the append is awaited.
     if (result.auth) halt(outcome.kind === 'response' ? outcome.status : 401);
-    await journal.record(job, result.kind, result.tokens, result.tags, result.line, attempts.unwritten());
+    const written = journal.record(
+      job,
+      result.kind,
+      result.tokens,
+      result.tags,
+      result.line,
+      attempts.unwritten(),
+    );
     // After the journal: the answer is safe first; the cross-batch cache is best-effort.
-    if (responseCache && outcome.kind === 'response' && result.kind === 'o') {
+    if (responseCache && outcome.kind === 'response' && result.kind === 'o' && (await written)) {
       await responseCache.put(input.tenant, input.endpoint, job.req.body, outcome).catch(() => undefined);
     }
     const maxTokens = input.options?.maxTokens;
@@ -154,13 +161,18 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
   // The first lane to fail stops the others, and the chunk fails only once all have stopped:
   // no lane may go on calling the gateway after the activity has failed (and is being retried).
   const failed: { error: Error | null } = { error: null };
+  // A result that cannot be journaled (a full disk) stops the chunk as a failed lane would.
+  journal.onWriteError = (err) => {
+    failed.error ??= err;
+    stop.abort();
+  };
   const lane = async (): Promise<void> => {
     const slots = new LaneSlots(capacity, priority, stop.signal);
     try {
       if (!(await slots.acquire())) return;
       while (nextJob < jobs.length && !stop.signal.aborted && !halted()) {
         await runOne(jobs[nextJob++], slots);
-        if (!(await slots.handOver())) return;
+        if (!slots.keeps() && !(await slots.handOver())) return;
       }
     } catch (err) {
       failed.error ??= err instanceof Error ? err : new Error(String(err));
@@ -182,6 +194,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     ctx.cancellationSignal.removeEventListener('abort', onCancel);
     batchStops.delete(stop);
     if (batchStops.size === 0) rt.chunkStops.delete(input.batchId);
+    // Every result written before the chunk answers, whichever way it ends.
+    await journal.settled().catch((err: unknown) => {
+      failed.error ??= err instanceof Error ? err : new Error(String(err));
+    });
     await journal.close();
   }
 
