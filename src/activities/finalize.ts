@@ -61,8 +61,17 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
         rt.config.FINALIZE_CACHE_BYTES,
       );
       let lines = 0;
+      // The next segment is read while this one is written: reads and writes overlap. (Handled at
+      // once: a read left behind by a failure must not end the worker as an unhandled rejection.)
+      const read = (s: number) => {
+        const p = segments.get(s);
+        p.catch(() => undefined);
+        return p;
+      };
+      let reading = model.segments > 0 ? read(0) : null;
       for (let s = 0; s < model.segments; s++) {
-        const current = await segments.get(s);
+        const current = await reading!;
+        reading = s + 1 < model.segments ? read(s + 1) : null;
         const { requests, results } = current;
         lines += requests.length;
         let outText = '';
