@@ -162,6 +162,11 @@ export const ConfigSchema = z.object({
   ALLOWED_MODELS: list(''),
   /** Requests per stored input segment (the unit of journaling and resumption). */
   SEGMENT_SIZE: z.coerce.number().int().min(1).max(4096).default(100),
+  /**
+   * Requests per chunk activity, rounded up to whole segments (0: about five rounds of the model's
+   * concurrency, at least 16 chunks per live worker; see ingest/chunk-plan.ts).
+   */
+  CHUNK_REQUESTS: int(0, 0),
   /** Seconds a 2xx answer is reused for identical requests of later batches (0: no cross-batch cache). */
   RESPONSE_CACHE_TTL_S: int(0, 0),
   /** Identical request bodies within a batch are sent once and their answer fanned out to each custom_id. */

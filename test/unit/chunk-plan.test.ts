@@ -2,9 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { planChunks, type ShardSize } from '../../src/activities/ingest/chunk-plan';
 
 const config = (
-  over: Partial<{ SEGMENT_SIZE: number; GLOBAL_CONCURRENCY: number; MODEL_CONCURRENCY: number }> = {},
+  over: Partial<{
+    SEGMENT_SIZE: number;
+    CHUNK_REQUESTS: number;
+    GLOBAL_CONCURRENCY: number;
+    MODEL_CONCURRENCY: number;
+  }> = {},
 ) => ({
   SEGMENT_SIZE: 100,
+  CHUNK_REQUESTS: 0,
   GLOBAL_CONCURRENCY: 200,
   MODEL_CONCURRENCY: 200,
   MODEL_CONCURRENCY_OVERRIDES: new Map<string, number>(),
@@ -57,6 +63,13 @@ describe('chunk plan', () => {
       1,
     );
     expect(plan.segmentsPerChunk).toBe(20);
+  });
+
+  it('takes CHUNK_REQUESTS, in whole segments, when it is set', () => {
+    expect(planChunks(config({ CHUNK_REQUESTS: 100 }), [shard(0, 'a', 20_000)], 1).segmentsPerChunk).toBe(1);
+    expect(planChunks(config({ CHUNK_REQUESTS: 250 }), [shard(0, 'a', 20_000)], 1).segmentsPerChunk).toBe(3);
+    // …never past ~1,000 chunks a batch.
+    expect(planChunks(config({ CHUNK_REQUESTS: 1 }), [shard(0, 'a', 200_000)], 1).segmentsPerChunk).toBe(2);
   });
 
   it('plans models named like Object.prototype members like any other', () => {

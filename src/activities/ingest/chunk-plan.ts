@@ -27,7 +27,11 @@ export interface ShardSize {
 export function planChunks(
   config: Pick<
     Config,
-    'SEGMENT_SIZE' | 'GLOBAL_CONCURRENCY' | 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'
+    | 'SEGMENT_SIZE'
+    | 'CHUNK_REQUESTS'
+    | 'GLOBAL_CONCURRENCY'
+    | 'MODEL_CONCURRENCY'
+    | 'MODEL_CONCURRENCY_OVERRIDES'
   >,
   shards: ShardSize[],
   workers: number,
@@ -39,11 +43,10 @@ export function planChunks(
   );
   const byConcurrency = Math.ceil((CHUNK_ROUNDS * concurrency) / config.SEGMENT_SIZE);
   const bySpread = Math.floor(totalSegments / (MIN_CHUNKS_PER_WORKER * Math.max(1, workers)));
-  const segmentsPerChunk = Math.max(
-    1,
-    Math.ceil(totalSegments / TARGET_MAX_CHUNKS),
-    Math.min(byConcurrency, bySpread),
-  );
+  const chosen = config.CHUNK_REQUESTS
+    ? Math.ceil(config.CHUNK_REQUESTS / config.SEGMENT_SIZE)
+    : Math.min(byConcurrency, bySpread);
+  const segmentsPerChunk = Math.max(1, Math.ceil(totalSegments / TARGET_MAX_CHUNKS), chosen);
   const chunkRequests = segmentsPerChunk * config.SEGMENT_SIZE;
   // The activities of a window go to any live worker, so two chunks in flight per worker, on top of
   // what fills the cap, keep every worker's share busy.
