@@ -4,9 +4,11 @@
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
 import { spawnBuilt, type Proc } from '../test/harness/processes';
 import { freePort } from '../test/harness/ports';
+import { batchTimeline } from './timeline';
 import {
   sleep,
   spawnBuiltWorker,
@@ -46,6 +48,9 @@ export async function runColdStart(runs: number): Promise<Record<string, unknown
     await writeInput(input, 100);
     const toFirstCall: number[] = [];
     const toPolling: number[] = [];
+    const steps: Record<string, number | null>[] = [];
+    const connection = await Connection.connect({ address: temporal.address });
+    const client = new Client({ connection });
     for (let run = 0; run < runs; run++) {
       await fetch(`${simUrl}/_sim/reset`, { method: 'POST' });
       const file = await openai.files.create({ file: createReadStream(input), purpose: 'batch' });
@@ -55,6 +60,7 @@ export async function runColdStart(runs: number): Promise<Record<string, unknown
         completion_window: '24h',
       });
       const t0 = performance.now();
+      const spawnedAt = Date.now();
       let firstCall: number | null = null;
       const watch = (async () => {
         while (firstCall === null && performance.now() - t0 < 60_000) {
@@ -71,13 +77,23 @@ export async function runColdStart(runs: number): Promise<Record<string, unknown
       const done = await waitForBatch(openai, batch.id, 50);
       await worker.stop();
       if (done.status !== 'completed') throw new Error(`cold-start batch ended ${done.status}`);
+      const sims = (await (await fetch(`${simUrl}/_sim/stats`)).json()) as {
+        firstCallAtMs: number;
+        lastFinishedAtMs: number;
+      };
+      steps.push(
+        (await batchTimeline(client, batch.id, sims.firstCallAtMs, sims.lastFinishedAtMs, spawnedAt)).startMs,
+      );
     }
+    await connection.close();
     return {
       regime: 'cold-start',
       runs,
       workerStartToFirstCallMs: median(toFirstCall),
       workerStartToFirstCallAllMs: toFirstCall.map(Math.round),
       workerStartToPollingMs: median(toPolling.map(Math.round)),
+      // Per run: ms after the worker's exec of each step (bench/timeline.ts).
+      steps,
     };
   } finally {
     for (const p of procs) await p.stop();

@@ -78,10 +78,7 @@ async function spawnWorkerAndApiOnce(env: Record<string, string>): Promise<{ wor
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];
-  const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? WORKER_NODE_FLAGS.join(' '))
-    .split(' ')
-    .filter(Boolean);
-  const worker = await spawnBuiltWorker(env, [...workerFlags, ...profile]);
+  const worker = await spawnBuiltWorker(env, [...workerNodeFlags(), ...profile]);
   try {
     const api = await spawnBuilt('api', 'main/api', env, /listening on/, profile);
     return { worker, api };
@@ -91,8 +88,13 @@ async function spawnWorkerAndApiOnce(env: Record<string, string>): Promise<{ wor
   }
 }
 
-/** `node dist/main/worker.js`, ready once it polls; `nodeArgs` default to those of `npm run worker`. */
-export function spawnBuiltWorker(env: Record<string, string>, nodeArgs = WORKER_NODE_FLAGS): Promise<Proc> {
+/** The worker's V8 flags: those of `npm run worker`, or BENCH_WORKER_FLAGS (e.g. to add --cpu-prof). */
+export function workerNodeFlags(): string[] {
+  return (process.env.BENCH_WORKER_FLAGS ?? WORKER_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
+}
+
+/** `node dist/main/worker.js`, ready once it polls. */
+export function spawnBuiltWorker(env: Record<string, string>, nodeArgs = workerNodeFlags()): Promise<Proc> {
   return spawnBuilt('worker', 'main/worker', env, /polling task queue/, nodeArgs);
 }
 

@@ -393,7 +393,12 @@ describe('counters', () => {
   });
 
   it('reset zeroes everything', async () => {
+    await fetch(sim.url + '/_sim/reset', { method: 'POST' });
+    const before = Date.now();
     await call('/v1/chat/completions', chat('x'), rec('bz', 'r1'));
+    const called = await get('/_sim/stats');
+    expect(called.firstCallAtMs).toBeGreaterThanOrEqual(before);
+    expect(called.lastFinishedAtMs).toBeGreaterThanOrEqual(called.firstCallAtMs);
     await fetch(sim.url + '/_sim/reset', { method: 'POST' });
     const s = await get('/_sim/stats');
     expect(s).toMatchObject({
@@ -403,6 +408,8 @@ describe('counters', () => {
       byStatus: {},
       byModel: {},
       batches: 0,
+      firstCallAtMs: null,
+      lastFinishedAtMs: null,
     });
     expect(await get('/_sim/records?batch=bz')).toEqual({});
     expect(await get('/_sim/records/bz/r1')).toEqual({ calls: 0 });

@@ -21,6 +21,9 @@ export interface SimulatorStats extends InFlightCounters {
   byEndpoint: Record<string, number>;
   /** Number of distinct batch ids seen (including NO_BATCH_ID). */
   batches: number;
+  /** Epoch ms of the first call received and of the last one finished (null before any). */
+  firstCallAtMs: number | null;
+  lastFinishedAtMs: number | null;
   /** The serving-capacity model's slots and queue (servingSlots; all zeros while it is off). */
   serving: ServingSnapshot;
 }
@@ -118,6 +121,8 @@ export class StatsStore {
   private readonly byEndpoint: Record<string, number> = {};
   private readonly byModel = new Map<string, Counters>();
   private readonly batches = new Map<string, BatchCounters>();
+  private firstCallAtMs: number | null = null;
+  private lastFinishedAtMs: number | null = null;
 
   begin(
     endpoint: string,
@@ -128,6 +133,7 @@ export class StatsStore {
     headers: IncomingHttpHeaders,
   ): CallHandle {
     this.total.enter();
+    this.firstCallAtMs ??= Date.now();
     bump(this.byEndpoint, endpoint);
 
     let modelCounters: Counters | undefined;
@@ -167,6 +173,7 @@ export class StatsStore {
 
   /** Called by CallHandle.finish only. */
   leave(status: string): void {
+    this.lastFinishedAtMs = Date.now();
     this.total.inFlight--;
     bump(this.byStatus, status);
   }
@@ -189,6 +196,8 @@ export class StatsStore {
       byModel,
       byEndpoint: { ...this.byEndpoint },
       batches: this.batches.size,
+      firstCallAtMs: this.firstCallAtMs,
+      lastFinishedAtMs: this.lastFinishedAtMs,
     };
   }
 
