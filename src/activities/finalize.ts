@@ -12,7 +12,10 @@ import { layout } from '../storage/layout';
 import type { ObjectWriter } from '../storage/object-store';
 import type { FinalizeInput, FinalizeResult } from '../workflows/types';
 import type { ActivityRuntime } from './runtime';
-import { SegmentCache } from './segment-cache';
+import { SegmentCache, type LoadedSegment } from './segment-cache';
+
+/** Segments finalize reads ahead of the one it writes. */
+const READ_AHEAD = 4;
 
 /** The first request's result as the line of a repeat: its own id and custom_id, marked cached. */
 function cachedCopy(answer: JournalEntry, customIdJson: string): JournalEntry {
@@ -61,17 +64,19 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
         rt.config.FINALIZE_CACHE_BYTES,
       );
       let lines = 0;
-      // The next segment is read while this one is written: reads and writes overlap. (Handled at
-      // once: a read left behind by a failure must not end the worker as an unhandled rejection.)
-      const read = (s: number) => {
-        const p = segments.get(s);
-        p.catch(() => undefined);
-        return p;
+      // The next segments are read while this one is written, so reads and writes overlap. (Each
+      // read is handled at once: one left behind by a failure must not end the worker.)
+      const ahead: Promise<LoadedSegment>[] = [];
+      const readAhead = (from: number) => {
+        for (let s = from + ahead.length; s < Math.min(from + READ_AHEAD, model.segments); s++) {
+          const read = segments.get(s);
+          read.catch(() => undefined);
+          ahead.push(read);
+        }
       };
-      let reading = model.segments > 0 ? read(0) : null;
       for (let s = 0; s < model.segments; s++) {
-        const current = await reading!;
-        reading = s + 1 < model.segments ? read(s + 1) : null;
+        readAhead(s);
+        const current = await ahead.shift()!;
         const { requests, results } = current;
         lines += requests.length;
         let outText = '';
