@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config';
-import { startApi } from '../src/main/services';
+import { startApi } from '../src/main/start-api';
 import { expectApiError } from './harness/api-errors';
 import { chatLine, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
 import { startStack, type Stack } from './harness/stack';

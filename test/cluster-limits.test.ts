@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '@temporalio/client';
-import { buildWorkflowBundle } from '../src/main/services';
+import { buildWorkflowBundle } from '../src/main/start-worker';
 import type { SimulatorStats } from '../src/simulator/server';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { chatLine, createBatch, readResultFile, waitForBatch } from './harness/batches';

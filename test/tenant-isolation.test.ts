@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../src/domain/batch';
 import { loadConfig } from '../src/config';
-import { startApi } from '../src/main/services';
+import { startApi } from '../src/main/start-api';
 import { chatLine, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
 

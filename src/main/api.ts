@@ -2,7 +2,7 @@
 import { ConfigError, loadConfigOrExit } from '../config';
 import { startTracing } from '../observability/tracing';
 import { describeTemporalConnection, temporalConnectionOptions } from '../temporal/connection';
-import { startApi } from './services';
+import { startApi } from './start-api';
 
 async function main() {
   const config = loadConfigOrExit();

@@ -7,7 +7,9 @@ import { probeGateway } from '../gateway/probe';
 import { startSimulator } from '../simulator/server';
 import { startTracing } from '../observability/tracing';
 import { startDevServer } from '../temporal/dev-server';
-import { portOf, startApi, startWorker, storageFor } from './services';
+import { portOf, storageFor } from './services';
+import { startApi } from './start-api';
+import { startWorker } from './start-worker';
 
 async function main() {
   const config = loadConfigOrExit();

@@ -3,7 +3,7 @@ import { ConfigError, loadConfigOrExit } from '../config';
 import { probeGateway } from '../gateway/probe';
 import { startTracing } from '../observability/tracing';
 import { describeTemporalConnection, temporalConnectionOptions } from '../temporal/connection';
-import { startWorker } from './services';
+import { startWorker } from './start-worker';
 
 async function main() {
   const config = loadConfigOrExit();
