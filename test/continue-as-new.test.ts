@@ -11,7 +11,8 @@ let stack: Stack;
 beforeAll(async () => {
   server = await startRolloverServer();
   stack = await startStack(
-    { TEMPORAL_ADDRESS: server.address, SEGMENT_SIZE: '10', MODEL_CONCURRENCY: '20' },
+    // One segment a chunk: 150 chunks, so each child rolls over several times.
+    { TEMPORAL_ADDRESS: server.address, SEGMENT_SIZE: '10', CHUNK_REQUESTS: '10', MODEL_CONCURRENCY: '20' },
     { latencyMs: 2 },
   );
 });
