@@ -160,8 +160,18 @@ export const ConfigSchema = z.object({
   FINALIZE_CACHE_BYTES: int(32 * 1024 * 1024, 0),
   /** Comma-separated allow-list of models; empty serves any model. */
   ALLOWED_MODELS: list(''),
-  /** Requests per stored input segment (the unit of journaling and resumption). */
+  /**
+   * Requests per stored input segment (the unit of journaling and resumption) — of a model's first
+   * 16; later ones grow with the model's lines up to SEGMENT_SIZE_LARGE (ingest.ts).
+   */
   SEGMENT_SIZE: z.coerce.number().int().min(1).max(4096).default(100),
+  /**
+   * The size segments grow to: each later one holds a sixteenth of the model's lines before it,
+   * between SEGMENT_SIZE and this (fewer files to write, read and finalize in a large batch; the
+   * last segments stay a small part of it). Default 1000, or SEGMENT_SIZE when only that is set:
+   * a deployment that chose its segment size keeps it.
+   */
+  SEGMENT_SIZE_LARGE: z.coerce.number().int().min(1).max(4096).default(1000),
   /**
    * Requests per chunk activity, rounded up to whole segments (0: about five rounds of the model's
    * concurrency, at least 16 chunks per live worker; see ingest/chunk-plan.ts).
@@ -302,7 +312,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
-  return parsed.data;
+  const c = parsed.data;
+  if (cleaned.SEGMENT_SIZE_LARGE === undefined && cleaned.SEGMENT_SIZE !== undefined)
+    c.SEGMENT_SIZE_LARGE = c.SEGMENT_SIZE;
+  c.SEGMENT_SIZE_LARGE = Math.max(c.SEGMENT_SIZE_LARGE, c.SEGMENT_SIZE);
+  return c;
 }
 
 /** loadConfig for entry points: a bad value prints one clear line and exits non-zero. */

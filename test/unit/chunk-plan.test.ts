@@ -4,12 +4,15 @@ import { planChunks, type ShardSize } from '../../src/activities/ingest/chunk-pl
 const config = (
   over: Partial<{
     SEGMENT_SIZE: number;
+    SEGMENT_SIZE_LARGE: number;
     CHUNK_REQUESTS: number;
     GLOBAL_CONCURRENCY: number;
     MODEL_CONCURRENCY: number;
   }> = {},
 ) => ({
+  // Segments of one size here (as when only SEGMENT_SIZE is set); the growing ones further down.
   SEGMENT_SIZE: 100,
+  SEGMENT_SIZE_LARGE: 100,
   CHUNK_REQUESTS: 0,
   GLOBAL_CONCURRENCY: 200,
   MODEL_CONCURRENCY: 200,
@@ -70,6 +73,18 @@ describe('chunk plan', () => {
     expect(planChunks(config({ CHUNK_REQUESTS: 250 }), [shard(0, 'a', 20_000)], 1).segmentsPerChunk).toBe(3);
     // …never past ~1,000 chunks a batch.
     expect(planChunks(config({ CHUNK_REQUESTS: 1 }), [shard(0, 'a', 200_000)], 1).segmentsPerChunk).toBe(2);
+  });
+
+  it('counts in large segments when segments grow: small chunks first, then chunks of one large segment', () => {
+    // 20,000 requests: 16 segments of 100, then growing to 1,000 (56 in all, ingest.ts).
+    const plan = planChunks(
+      config({ SEGMENT_SIZE_LARGE: 1000 }),
+      [{ index: 0, model: 'a', requests: 20_000, segments: 56 }],
+      1,
+    );
+    expect(plan.segmentsPerChunk).toBe(1);
+    // The window covers the concurrency with the first, smallest chunks too.
+    expect(plan.models[0].window * plan.segmentsPerChunk * 100).toBeGreaterThanOrEqual(200);
   });
 
   it('plans models named like Object.prototype members like any other', () => {

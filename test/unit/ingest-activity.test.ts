@@ -130,6 +130,44 @@ describe('ingest of hostile files', () => {
   });
 });
 
+describe('segment sizes', () => {
+  it("keeps a model's first 16 segments at SEGMENT_SIZE, then grows them to a sixteenth of its lines before, up to SEGMENT_SIZE_LARGE", async () => {
+    const lines = Array.from({ length: 24_000 }, (_, i) => line(`s-${i}`, i % 4 === 0 ? 'small' : 'big'));
+    const res = await runIngest(lines);
+    if (!res.ok) throw new Error(JSON.stringify(res.errors));
+    const sizes = async (model: number, segments: number) => {
+      const out: number[] = [];
+      for (let s = 0; s < segments; s++) {
+        const text = (await rt.store.get(layout.segment(TENANT, `batch_ingest${n}`, model, s)))!.toString(
+          'utf8',
+        );
+        out.push(text.split('\n').filter(Boolean).length);
+      }
+      return out;
+    };
+    const big = res.models.find((m) => m.model === 'big')!;
+    const bigSizes = await sizes(big.index, big.segments);
+    expect(bigSizes.reduce((a, b) => a + b, 0)).toBe(18_000);
+    expect(bigSizes.slice(0, 16)).toEqual(Array(16).fill(100));
+    // Never more than a sixteenth of what came before, never above 1,000, never shrinking.
+    let before = 1600;
+    for (const size of bigSizes.slice(16, -1)) {
+      expect(size).toBe(Math.min(1000, Math.max(100, Math.floor(before / 16))));
+      before += size;
+    }
+    expect(big.segments).toBeLessThan(60); // 180 at a fixed 100
+    expect(Math.max(...bigSizes)).toBe(1000);
+  }, 60_000);
+
+  it('keeps a chosen SEGMENT_SIZE for every segment unless SEGMENT_SIZE_LARGE is set too', () => {
+    expect(loadConfig({ SEGMENT_SIZE: '10' }).SEGMENT_SIZE_LARGE).toBe(10);
+    expect(loadConfig({}).SEGMENT_SIZE_LARGE).toBe(1000);
+    expect(loadConfig({ SEGMENT_SIZE: '10', SEGMENT_SIZE_LARGE: '50' }).SEGMENT_SIZE_LARGE).toBe(50);
+    // Never below SEGMENT_SIZE.
+    expect(loadConfig({ SEGMENT_SIZE: '200', SEGMENT_SIZE_LARGE: '50' }).SEGMENT_SIZE_LARGE).toBe(200);
+  });
+});
+
 describe('custom_id length', () => {
   it('reports a custom_id over MAX_CUSTOM_ID_LENGTH (default 512) as a line-numbered invalid_request', async () => {
     const defaults = createActivityRuntime(

@@ -104,6 +104,13 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
   let total = 0;
   let tooMany = false;
 
+  // SEGMENT_SIZE for a model's first 16 segments, then a sixteenth of its lines before, up to
+  // SEGMENT_SIZE_LARGE: a small batch keeps fine-grained segments, a large one has far fewer.
+  const segmentTarget = (shard: ModelShard) => {
+    if (shard.segments < 16) return config.SEGMENT_SIZE;
+    const before = shard.requests - shard.buffer.length;
+    return Math.min(config.SEGMENT_SIZE_LARGE, Math.max(config.SEGMENT_SIZE, Math.floor(before / 16)));
+  };
   const flush = async (shard: ModelShard) => {
     if (shard.buffer.length === 0) return;
     const key = layout.segment(input.tenant, input.batchId, shard.index, shard.segments);
@@ -178,7 +185,7 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     shard.buffer.push(segmentLine);
     shard.bufferChars += segmentLine.length;
     shard.requests++;
-    if (shard.buffer.length >= config.SEGMENT_SIZE || shard.bufferChars >= SEGMENT_MAX_CHARS) {
+    if (shard.buffer.length >= segmentTarget(shard) || shard.bufferChars >= SEGMENT_MAX_CHARS) {
       writes.push(flush(shard));
       if (writes.length >= 8) await Promise.all(writes.splice(0));
     }
