@@ -14,8 +14,8 @@ import type { FinalizeInput, FinalizeResult } from '../workflows/types';
 import type { ActivityRuntime } from './runtime';
 import { SegmentCache, type LoadedSegment } from './segment-cache';
 
-/** Segments finalize reads ahead of the one it writes. */
-const READ_AHEAD = 4;
+/** Segments finalize reads ahead of the one it writes (each can be several MiB: kept few). */
+const READ_AHEAD = 2;
 
 /** The first request's result as the line of a repeat: its own id and custom_id, marked cached. */
 function cachedCopy(answer: JournalEntry, customIdJson: string): JournalEntry {
@@ -69,7 +69,7 @@ export async function finalize(rt: ActivityRuntime, input: FinalizeInput): Promi
       const ahead: Promise<LoadedSegment>[] = [];
       const readAhead = (from: number) => {
         for (let s = from + ahead.length; s < Math.min(from + READ_AHEAD, model.segments); s++) {
-          const read = segments.get(s);
+          const read = segments.read(s);
           read.catch(() => undefined);
           ahead.push(read);
         }

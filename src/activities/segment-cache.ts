@@ -53,6 +53,7 @@ export class SegmentCache {
     return [...this.entries.keys()];
   }
 
+  /** A segment, kept for later calls (within the budget): for the originals of repeated bodies. */
   async get(s: number): Promise<LoadedSegment> {
     const hit = this.entries.get(s);
     if (hit) {
@@ -61,6 +62,28 @@ export class SegmentCache {
       this.entries.set(s, hit);
       return hit.segment;
     }
+    const { segment, bytes } = await this.load(s);
+    if (bytes <= this.budget) {
+      for (const [k, e] of this.entries) {
+        if (this.held + bytes <= this.budget) break;
+        this.entries.delete(k);
+        this.held -= e.bytes;
+      }
+      this.entries.set(s, { segment, bytes });
+      this.held += bytes;
+    }
+    return segment;
+  }
+
+  /**
+   * A segment, not kept: finalize's walk in order. Only segments a repeat refers to are kept
+   * (by `get`), so a batch without repeated bodies holds no more than the segments it reads.
+   */
+  async read(s: number): Promise<LoadedSegment> {
+    return this.entries.get(s)?.segment ?? (await this.load(s)).segment;
+  }
+
+  private async load(s: number): Promise<{ segment: LoadedSegment; bytes: number }> {
     const key = layout.segment(this.tenant, this.batchId, this.model, s);
     const text = await this.store.get(key);
     if (!text) {
@@ -84,15 +107,6 @@ export class SegmentCache {
       heldBytes(text, segmentText) +
       (journal ? heldBytes(journal, journalText) : 0) +
       segment.requests.length * PER_REQUEST_OVERHEAD;
-    if (bytes <= this.budget) {
-      for (const [k, e] of this.entries) {
-        if (this.held + bytes <= this.budget) break;
-        this.entries.delete(k);
-        this.held -= e.bytes;
-      }
-      this.entries.set(s, { segment, bytes });
-      this.held += bytes;
-    }
-    return segment;
+    return { segment, bytes };
   }
 }
