@@ -38,4 +38,4 @@ EXPOSE 8080
 # metrics port: node dist/main/health-probe.js METRICS_PORT /health (see temporal-compose.yml).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "dist/main/health-probe.js", "PORT", "/health"]
-CMD ["node", "dist/main/api.js"]
+CMD ["node", "--max-semi-space-size=2", "dist/main/api.js"]

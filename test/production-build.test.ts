@@ -83,7 +83,7 @@ describe('the production build', () => {
     const worker = commandOf(stack.workers[0]);
     const api = commandOf(stack.api);
     expect(worker.argv.slice(1)).toEqual(['--max-old-space-size=256', join(ROOT, 'dist/main/worker.js')]);
-    expect(api.argv.slice(1)).toEqual([join(ROOT, 'dist/main/api.js')]);
+    expect(api.argv.slice(1)).toEqual(['--max-semi-space-size=2', join(ROOT, 'dist/main/api.js')]);
     for (const p of [worker, api]) {
       expect(p.argv.join(' ')).not.toMatch(/tsx/);
       expect(p.nodeOptions).not.toMatch(/tsx/);

@@ -176,8 +176,9 @@ describe('temporal-compose.yml', () => {
       expect(service.volumes ?? [], name).toEqual([]);
       expect(service.command?.[0], name).toBe('node');
     }
-    expect(services.worker.command).toEqual(['node', 'dist/main/worker.js']);
-    expect(services.api.command).toEqual(['node', 'dist/main/api.js']);
+    // With the V8 flags of `npm run worker` and `npm run api` (package.json).
+    expect(services.worker.command).toEqual(['node', '--max-old-space-size=256', 'dist/main/worker.js']);
+    expect(services.api.command).toEqual(['node', '--max-semi-space-size=2', 'dist/main/api.js']);
     const runs = Object.values(services)
       .filter((s) => s.build)
       .flatMap((s) => [...(s.command ?? []), ...(s.healthcheck?.test ?? [])])
@@ -442,9 +443,9 @@ describe('Dockerfile', () => {
     expect(healthcheck?.text).toMatch(/^CMD /);
     expect(healthcheck.exec).toEqual(['node', 'dist/main/health-probe.js', 'PORT', '/health']);
     const cmd = steps(runtime, 'CMD').at(-1)!;
-    expect(cmd.exec).toEqual(['node', 'dist/main/api.js']);
+    expect(cmd.exec).toEqual(['node', '--max-semi-space-size=2', 'dist/main/api.js']);
     expect(steps(runtime, 'ENTRYPOINT')).toEqual([]);
-    for (const file of [cmd.exec![1], healthcheck.exec![1], 'dist/main/worker.js']) {
+    for (const file of [cmd.exec!.at(-1)!, healthcheck.exec![1], 'dist/main/worker.js']) {
       const source = sourceOfBuildOutput(file);
       expect(source && existsSync(join(ROOT, source)), `${file} ← ${source}`).toBe(true);
     }

@@ -8,7 +8,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../src
 import { freePort } from './ports';
 import { processEnv } from './process-env';
 import { onS3, s3Env } from './s3-server';
-import { spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
+import { API_NODE_FLAGS, spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
 
 export interface ProcessStack {
   openai: OpenAI;
@@ -60,7 +60,7 @@ export async function startProcessStack(opts: {
     return p;
   };
   const [api] = await Promise.all([
-    run('api', /listening on/),
+    run('api', /listening on/, API_NODE_FLAGS),
     ...Array.from({ length: opts.workers }, addWorker),
   ]);
   procs.push(api);

@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server';
 import { freePort } from './ports';
 import { processEnv, s3EnvOf, type S3Endpoint } from './process-env';
-import { spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
+import { API_NODE_FLAGS, spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from './processes';
 import { startTemporalCluster, type TemporalCluster, type TemporalClusterOptions } from './temporal-cluster';
 
 export interface ScaleOutApi {
@@ -108,7 +108,13 @@ export async function startScaleOutStack(opts: ScaleOutStackOptions): Promise<Sc
       return p;
     };
     const startApi = async (port: number, i: number): Promise<ScaleOutApi> => {
-      const proc = await spawn(`api-${i + 1}`, 'main/api', { PORT: String(port) }, /listening on/);
+      const proc = await spawn(
+        `api-${i + 1}`,
+        'main/api',
+        { PORT: String(port) },
+        /listening on/,
+        API_NODE_FLAGS,
+      );
       const url = `http://127.0.0.1:${port}`;
       return { proc, url, openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0 }) };
     };
