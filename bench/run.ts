@@ -19,6 +19,7 @@ import { freePort } from '../test/harness/ports';
 import { cpuMsOf } from './process-cpu';
 import { runColdStart } from './cold-start';
 import { runReads } from './reads';
+import { RssSampler } from './rss-sampler';
 import { batchTimeline } from './timeline';
 import { runInterference } from './interference';
 import { type Proc } from '../test/harness/processes';
@@ -134,6 +135,7 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       simulator: sim.child.pid,
     };
     const cpuBefore = mapValues(cpuOf, cpuMsOf);
+    const rss = new RssSampler({ worker: worker.child.pid, api: api.child.pid });
     const t0 = performance.now();
     const epoch0 = Date.now();
     const file = await openai.files.create({ file: createReadStream(input), purpose: 'batch' });
@@ -155,6 +157,7 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
     const durableMs = performance.now() - t0;
     const cpuAfter = mapValues(cpuOf, cpuMsOf);
+    rss.stop();
     const sims = (await (await fetch(`${simUrl}/_sim/stats`)).json()) as {
       firstCallAtMs: number;
       lastFinishedAtMs: number;
@@ -206,6 +209,14 @@ async function runRegime(r: Regime, withPlain: boolean): Promise<Record<string, 
       firstCallMs: phasesMs.createdToFirstCall,
       phasesMs,
       ...timeline,
+      // Resident sets (MB) at their highest in each phase: validation, sending, finalize, download.
+      rssPeaksMb: rss.peaks({
+        upload: [epoch0, epoch0 + phasesMs.upload],
+        ingest: [epoch0 + phasesMs.upload, sims.firstCallAtMs],
+        sending: [sims.firstCallAtMs, sims.lastFinishedAtMs],
+        end: [sims.lastFinishedAtMs, epoch0 + (tCompleted - t0)],
+        download: [epoch0 + (tCompleted - t0), Date.now()],
+      }),
       inputMb: Math.round(statSync(input).size / 1e6),
     };
   } finally {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
-import { spawnBuilt, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
+import { API_NODE_FLAGS, spawnBuilt, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,7 +80,8 @@ async function spawnWorkerAndApiOnce(env: Record<string, string>): Promise<{ wor
     : [];
   const worker = await spawnBuiltWorker(env, [...workerNodeFlags(), ...profile]);
   try {
-    const api = await spawnBuilt('api', 'main/api', env, /listening on/, profile);
+    const apiFlags = (process.env.BENCH_API_FLAGS ?? API_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
+    const api = await spawnBuilt('api', 'main/api', env, /listening on/, [...apiFlags, ...profile]);
     return { worker, api };
   } catch (err) {
     await worker.stop();
@@ -88,7 +89,7 @@ async function spawnWorkerAndApiOnce(env: Record<string, string>): Promise<{ wor
   }
 }
 
-/** The worker's V8 flags: those of `npm run worker`, or BENCH_WORKER_FLAGS (e.g. to add --cpu-prof). */
+/** The worker's V8 flags: those of `npm run worker`, or BENCH_WORKER_FLAGS (e.g. to add --cpu-prof); BENCH_API_FLAGS replaces the API's. */
 export function workerNodeFlags(): string[] {
   return (process.env.BENCH_WORKER_FLAGS ?? WORKER_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
 }
