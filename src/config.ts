@@ -160,16 +160,12 @@ export const ConfigSchema = z.object({
   FINALIZE_CACHE_BYTES: int(32 * 1024 * 1024, 0),
   /** Comma-separated allow-list of models; empty serves any model. */
   ALLOWED_MODELS: list(''),
-  /**
-   * Requests per stored input segment (the unit of journaling and resumption) — of a model's first
-   * 16; later ones grow with the model's lines up to SEGMENT_SIZE_LARGE (ingest.ts).
-   */
+  /** Requests per stored input segment (the unit of journaling and resumption), at least. */
   SEGMENT_SIZE: z.coerce.number().int().min(1).max(4096).default(100),
   /**
-   * The size segments grow to: each later one holds a sixteenth of the model's lines before it,
-   * between SEGMENT_SIZE and this (fewer files to write, read and finalize in a large batch; the
-   * last segments stay a small part of it). Default 1000, or SEGMENT_SIZE when only that is set:
-   * a deployment that chose its segment size keeps it.
+   * …and at most: a batch's segments hold about a 64th of its lines, between the two (fewer files
+   * to write, read and finalize in a large batch; ingest.ts). Default 1000, or SEGMENT_SIZE when
+   * only that is set: a deployment that chose its segment size keeps it.
    */
   SEGMENT_SIZE_LARGE: z.coerce.number().int().min(1).max(4096).default(1000),
   /**

@@ -4,15 +4,12 @@ import { planChunks, type ShardSize } from '../../src/activities/ingest/chunk-pl
 const config = (
   over: Partial<{
     SEGMENT_SIZE: number;
-    SEGMENT_SIZE_LARGE: number;
     CHUNK_REQUESTS: number;
     GLOBAL_CONCURRENCY: number;
     MODEL_CONCURRENCY: number;
   }> = {},
 ) => ({
-  // Segments of one size here (as when only SEGMENT_SIZE is set); the growing ones further down.
   SEGMENT_SIZE: 100,
-  SEGMENT_SIZE_LARGE: 100,
   CHUNK_REQUESTS: 0,
   GLOBAL_CONCURRENCY: 200,
   MODEL_CONCURRENCY: 200,
@@ -75,16 +72,11 @@ describe('chunk plan', () => {
     expect(planChunks(config({ CHUNK_REQUESTS: 1 }), [shard(0, 'a', 200_000)], 1).segmentsPerChunk).toBe(2);
   });
 
-  it('counts in large segments when segments grow: small chunks first, then chunks of one large segment', () => {
-    // 20,000 requests: 16 segments of 100, then growing to 1,000 (56 in all, ingest.ts).
-    const plan = planChunks(
-      config({ SEGMENT_SIZE_LARGE: 1000 }),
-      [{ index: 0, model: 'a', requests: 20_000, segments: 56 }],
-      1,
-    );
-    expect(plan.segmentsPerChunk).toBe(1);
-    // The window covers the concurrency with the first, smallest chunks too.
-    expect(plan.models[0].window * plan.segmentsPerChunk * 100).toBeGreaterThanOrEqual(200);
+  it('counts in the segments ingest made, whatever their size', () => {
+    // 20,000 requests in 64 segments of 313: chunks of 4 segments (about 1,250 requests).
+    const plan = planChunks(config(), [{ index: 0, model: 'a', requests: 20_000, segments: 64 }], 1);
+    expect(plan.segmentsPerChunk).toBe(4);
+    expect(plan.models[0].window).toBe(3);
   });
 
   it('plans models named like Object.prototype members like any other', () => {

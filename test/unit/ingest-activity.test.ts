@@ -131,33 +131,37 @@ describe('ingest of hostile files', () => {
 });
 
 describe('segment sizes', () => {
-  it("keeps a model's first 16 segments at SEGMENT_SIZE, then grows them to a sixteenth of its lines before, up to SEGMENT_SIZE_LARGE", async () => {
+  const sizesOf = async (batchId: string, model: number, segments: number) => {
+    const out: number[] = [];
+    for (let s = 0; s < segments; s++) {
+      const text = (await rt.store.get(layout.segment(TENANT, batchId, model, s)))!.toString('utf8');
+      out.push(text.split('\n').filter(Boolean).length);
+    }
+    return out;
+  };
+
+  it('cuts a large batch into segments of about a 64th of its lines, up to SEGMENT_SIZE_LARGE', async () => {
     const lines = Array.from({ length: 24_000 }, (_, i) => line(`s-${i}`, i % 4 === 0 ? 'small' : 'big'));
     const res = await runIngest(lines);
     if (!res.ok) throw new Error(JSON.stringify(res.errors));
-    const sizes = async (model: number, segments: number) => {
-      const out: number[] = [];
-      for (let s = 0; s < segments; s++) {
-        const text = (await rt.store.get(layout.segment(TENANT, `batch_ingest${n}`, model, s)))!.toString(
-          'utf8',
-        );
-        out.push(text.split('\n').filter(Boolean).length);
-      }
-      return out;
-    };
-    const big = res.models.find((m) => m.model === 'big')!;
-    const bigSizes = await sizes(big.index, big.segments);
-    expect(bigSizes.reduce((a, b) => a + b, 0)).toBe(18_000);
-    expect(bigSizes.slice(0, 16)).toEqual(Array(16).fill(100));
-    // Never more than a sixteenth of what came before, never above 1,000, never shrinking.
-    let before = 1600;
-    for (const size of bigSizes.slice(16, -1)) {
-      expect(size).toBe(Math.min(1000, Math.max(100, Math.floor(before / 16))));
-      before += size;
+    // 24,000 lines of about the same size: ~375 a segment (estimated from the first lines), the last of each model shorter.
+    for (const m of res.models) {
+      const sizes = await sizesOf(`batch_ingest${n}`, m.index, m.segments);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(m.requests);
+      for (const size of sizes.slice(0, -1)) expect(size).toBeGreaterThanOrEqual(340);
+      for (const size of sizes.slice(0, -1)) expect(size).toBeLessThanOrEqual(420);
     }
-    expect(big.segments).toBeLessThan(60); // 180 at a fixed 100
-    expect(Math.max(...bigSizes)).toBe(1000);
+    expect(res.models.find((m) => m.model === 'big')!.segments).toBeLessThan(50); // 180 at a fixed 100
+    // The plan counts in those segments: chunks of about five rounds of the concurrency.
+    expect(res.segmentsPerChunk).toBeGreaterThanOrEqual(1);
   }, 60_000);
+
+  it('keeps SEGMENT_SIZE for a batch of up to 64 segments of it', async () => {
+    const res = await runIngest(Array.from({ length: 5_000 }, (_, i) => line(`k-${i}`)));
+    if (!res.ok) throw new Error(JSON.stringify(res.errors));
+    expect(res.models[0].segments).toBe(50);
+    expect(await sizesOf(`batch_ingest${n}`, 0, 50)).toEqual(Array(50).fill(100));
+  });
 
   it('keeps a chosen SEGMENT_SIZE for every segment unless SEGMENT_SIZE_LARGE is set too', () => {
     expect(loadConfig({ SEGMENT_SIZE: '10' }).SEGMENT_SIZE_LARGE).toBe(10);

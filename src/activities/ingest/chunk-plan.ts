@@ -27,12 +27,7 @@ export interface ShardSize {
 export function planChunks(
   config: Pick<
     Config,
-    | 'SEGMENT_SIZE'
-    | 'SEGMENT_SIZE_LARGE'
-    | 'CHUNK_REQUESTS'
-    | 'GLOBAL_CONCURRENCY'
-    | 'MODEL_CONCURRENCY'
-    | 'MODEL_CONCURRENCY_OVERRIDES'
+    'CHUNK_REQUESTS' | 'GLOBAL_CONCURRENCY' | 'MODEL_CONCURRENCY' | 'MODEL_CONCURRENCY_OVERRIDES'
   >,
   shards: ShardSize[],
   workers: number,
@@ -42,15 +37,16 @@ export function planChunks(
     0,
     ...shards.map((s) => Math.min(modelConcurrency(config, s.model), config.GLOBAL_CONCURRENCY)),
   );
-  // In segments of the size most of a large batch's are: the first ones are smaller (ingest.ts).
-  const byConcurrency = Math.ceil((CHUNK_ROUNDS * concurrency) / config.SEGMENT_SIZE_LARGE);
+  // Requests per segment: one size a batch (ingest.ts), the last of each model's maybe short.
+  const requests = shards.reduce((n, s) => n + s.requests, 0);
+  const segmentRequests = Math.max(1, Math.round(requests / Math.max(1, totalSegments)));
+  const byConcurrency = Math.ceil((CHUNK_ROUNDS * concurrency) / segmentRequests);
   const bySpread = Math.floor(totalSegments / (MIN_CHUNKS_PER_WORKER * Math.max(1, workers)));
   const chosen = config.CHUNK_REQUESTS
-    ? Math.ceil(config.CHUNK_REQUESTS / config.SEGMENT_SIZE_LARGE)
+    ? Math.ceil(config.CHUNK_REQUESTS / segmentRequests)
     : Math.min(byConcurrency, bySpread);
   const segmentsPerChunk = Math.max(1, Math.ceil(totalSegments / TARGET_MAX_CHUNKS), chosen);
-  // The smallest a chunk can be (of the first segments): the window covers the concurrency then too.
-  const chunkRequests = segmentsPerChunk * config.SEGMENT_SIZE;
+  const chunkRequests = segmentsPerChunk * segmentRequests;
   // The activities of a window go to any live worker, so two chunks in flight per worker, on top of
   // what fills the cap, keep every worker's share busy.
   const models: ModelPlan[] = shards.map((s) => ({

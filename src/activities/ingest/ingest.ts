@@ -104,12 +104,14 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
   let total = 0;
   let tooMany = false;
 
-  // SEGMENT_SIZE for a model's first 16 segments, then a sixteenth of its lines before, up to
-  // SEGMENT_SIZE_LARGE: a small batch keeps fine-grained segments, a large one has far fewer.
-  const segmentTarget = (shard: ModelShard) => {
-    if (shard.segments < 16) return config.SEGMENT_SIZE;
-    const before = shard.requests - shard.buffer.length;
-    return Math.min(config.SEGMENT_SIZE_LARGE, Math.max(config.SEGMENT_SIZE, Math.floor(before / 16)));
+  // One segment size for the whole batch: about a 64th of its lines (estimated from the file's size
+  // and the lines read when it is first needed), between SEGMENT_SIZE and SEGMENT_SIZE_LARGE — a
+  // small batch keeps fine-grained segments, a large one far fewer files. 0: not chosen yet.
+  let segmentSize = config.SEGMENT_SIZE_LARGE === config.SEGMENT_SIZE ? config.SEGMENT_SIZE : 0;
+  let charsRead = 0;
+  const chooseSegmentSize = () => {
+    const lines = Math.round(((file?.bytes ?? 0) * lineNo) / Math.max(1, charsRead));
+    return Math.min(config.SEGMENT_SIZE_LARGE, Math.max(config.SEGMENT_SIZE, Math.floor(lines / 64)));
   };
   const flush = async (shard: ModelShard) => {
     if (shard.buffer.length === 0) return;
@@ -129,6 +131,7 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
       continue;
     }
     const text = raw.text;
+    charsRead += text.length + 1;
     if (text.trim() === '') continue;
     const check = checkInputLine(text, lineNo, rules);
     if (!check.ok) {
@@ -185,7 +188,8 @@ export async function ingest(rt: ActivityRuntime, input: IngestInput): Promise<I
     shard.buffer.push(segmentLine);
     shard.bufferChars += segmentLine.length;
     shard.requests++;
-    if (shard.buffer.length >= segmentTarget(shard) || shard.bufferChars >= SEGMENT_MAX_CHARS) {
+    if (!segmentSize && shard.buffer.length >= config.SEGMENT_SIZE) segmentSize = chooseSegmentSize();
+    if ((segmentSize && shard.buffer.length >= segmentSize) || shard.bufferChars >= SEGMENT_MAX_CHARS) {
       writes.push(flush(shard));
       if (writes.length >= 8) await Promise.all(writes.splice(0));
     }
