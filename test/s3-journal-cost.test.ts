@@ -43,7 +43,8 @@ async function partsUnder(store: S3ObjectStore, batchId: string): Promise<number
 describe.each([
   // Many lanes: results finishing during a PUT share the next one.
   { name: '100 lanes', concurrency: '100', requests: 400 },
-  // One lane: every result is its own PUT (the most an append can cost).
+  // One lane: the most an append can cost — one PUT per result, or fewer: the lane sends its next
+  // request while the last result is written, and one finishing during that PUT shares the next.
   { name: 'one lane', concurrency: '1', requests: 40 },
 ])('journal PUTs per request on S3: $name', ({ concurrency, requests }) => {
   let stack: Stack;
@@ -68,7 +69,7 @@ describe.each([
         JSON.stringify(Object.fromEntries(counts)),
     );
     expect(parts).toBeLessThanOrEqual(requests);
-    if (concurrency === '1') expect(parts).toBe(requests);
+    if (concurrency === '1') expect(parts).toBeGreaterThanOrEqual(segments);
     else expect(parts).toBeLessThan(requests / 2);
     const prefix = store
       .referenceOf('x')
