@@ -118,7 +118,8 @@ describe('storage that refuses writes', () => {
     // The write is not awaited by the lane: the chunk hears of it at once, and `settled` throws it.
     const told: Error[] = [];
     journal.onWriteError = (err) => told.push(err);
-    expect(await journal.record(journal.jobs[0], 'o', ZERO, 's', '{"custom_id":"r-0-0"}')).toBe(false);
+    await journal.record(journal.jobs[0], 'o', ZERO, 's', '{"custom_id":"r-0-0"}');
+    expect(journal.failed).toBe(true);
     expect(told).toHaveLength(1);
     const failure = await failureOf(journal.settled());
     expect(failure.type).toBe(STORAGE_UNWRITABLE);

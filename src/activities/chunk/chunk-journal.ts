@@ -122,7 +122,7 @@ export class ChunkJournal {
    * formatAttempt) in the same write, and marks the segment done after its last result. The lane
    * does not wait for the write: it sends its next request meanwhile, `settled` waits for every
    * write, and the first failed one is handed to `onWriteError` at once (the chunk then stops).
-   * Resolves (never rejects) once written: true when it was.
+   * Resolves (never rejects) once written, or failed (`failed`).
    */
   record(
     job: Job,
@@ -131,22 +131,37 @@ export class ChunkJournal {
     tags: string,
     line: string,
     attemptLines = '',
-  ): Promise<boolean> {
-    const seg = job.seg;
-    const write: Promise<void> = this.appenderOf(seg)
-      .then((a) => a.append(attemptLines + formatEntry(kind, job.req.customIdJson, tokens, tags, line)))
-      .then(() => {
-        countResult(seg.counts, kind, tokens, tags);
-        if (--seg.remaining === 0) return this.markDone(seg);
-      })
-      .catch((err: unknown) => {
-        if (this.writeError) return;
-        this.writeError = err instanceof Error ? err : new Error(String(err));
-        this.onWriteError?.(this.writeError);
-      })
-      .finally(() => this.writes.delete(write));
+  ): Promise<void> {
+    const write = this.write(job, kind, tokens, tags, line, attemptLines);
     this.writes.add(write);
-    return write.then(() => this.writeError === null);
+    void write.then(() => this.writes.delete(write));
+    return write;
+  }
+
+  /** A journal write has failed: the chunk stops (see `onWriteError`). */
+  get failed(): boolean {
+    return this.writeError !== null;
+  }
+
+  private async write(
+    job: Job,
+    kind: ResultKind,
+    tokens: TokenCounts,
+    tags: string,
+    line: string,
+    attemptLines: string,
+  ): Promise<void> {
+    const seg = job.seg;
+    try {
+      const appender = await this.appenderOf(seg);
+      await appender.append(attemptLines + formatEntry(kind, job.req.customIdJson, tokens, tags, line));
+      countResult(seg.counts, kind, tokens, tags);
+      if (--seg.remaining === 0) await this.markDone(seg);
+    } catch (err) {
+      if (this.writeError) return;
+      this.writeError = err instanceof Error ? err : new Error(String(err));
+      this.onWriteError?.(this.writeError);
+    }
   }
 
   /** Waits for every write `record` started; throws the first that failed. */

@@ -121,7 +121,7 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
     const result = settleResult(settle, job.req.customIdJson, job.req.body, outcome);
     upstream.tokens(result.tokens);
     slots.settle(charged, outcome, result.tokens);
-    // Halt before journaling: other lanes must not start a call while the append is awaited.
+    // Halt before journaling: no lane may start another call once the gateway refused the credentials.
     if (result.auth) halt(outcome.kind === 'response' ? outcome.status : 401);
     const written = journal.record(
       job,
@@ -132,8 +132,10 @@ export async function processChunk(rt: ActivityRuntime, input: ChunkInput): Prom
       attempts.unwritten(),
     );
     // After the journal: the answer is safe first; the cross-batch cache is best-effort.
-    if (responseCache && outcome.kind === 'response' && result.kind === 'o' && (await written)) {
-      await responseCache.put(input.tenant, input.endpoint, job.req.body, outcome).catch(() => undefined);
+    if (responseCache && outcome.kind === 'response' && result.kind === 'o') {
+      await written;
+      if (!journal.failed)
+        await responseCache.put(input.tenant, input.endpoint, job.req.body, outcome).catch(() => undefined);
     }
     const maxTokens = input.options?.maxTokens;
     if (
