@@ -82,7 +82,11 @@ describe('the production build', () => {
   it('runs the worker and the API as plain node processes, without tsx', () => {
     const worker = commandOf(stack.workers[0]);
     const api = commandOf(stack.api);
-    expect(worker.argv.slice(1)).toEqual(['--max-old-space-size=256', join(ROOT, 'dist/main/worker.js')]);
+    expect(worker.argv.slice(1)).toEqual([
+      '--max-old-space-size=256',
+      '--max-semi-space-size=12',
+      join(ROOT, 'dist/main/worker.js'),
+    ]);
     expect(api.argv.slice(1)).toEqual(['--max-semi-space-size=2', join(ROOT, 'dist/main/api.js')]);
     for (const p of [worker, api]) {
       expect(p.argv.join(' ')).not.toMatch(/tsx/);

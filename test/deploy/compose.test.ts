@@ -177,7 +177,12 @@ describe('temporal-compose.yml', () => {
       expect(service.command?.[0], name).toBe('node');
     }
     // With the V8 flags of `npm run worker` and `npm run api` (package.json).
-    expect(services.worker.command).toEqual(['node', '--max-old-space-size=256', 'dist/main/worker.js']);
+    expect(services.worker.command).toEqual([
+      'node',
+      '--max-old-space-size=256',
+      '--max-semi-space-size=12',
+      'dist/main/worker.js',
+    ]);
     expect(services.api.command).toEqual(['node', '--max-semi-space-size=2', 'dist/main/api.js']);
     const runs = Object.values(services)
       .filter((s) => s.build)
