@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { spawnBuilt, type Proc } from '../test/harness/processes';
 import { freePort } from '../test/harness/ports';
 import { batchTimeline } from './timeline';
+import { stats } from './stats';
 import {
   sleep,
   spawnBuiltWorker,
@@ -18,12 +19,6 @@ import {
   waitForBatch,
   writeInput,
 } from './stack';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : Math.round((s[mid - 1] + s[mid]) / 2);
-};
 
 /** `runs` cold starts, each a new worker process and a new 100-line batch; one JSON-able result. */
 export async function runColdStart(runs: number): Promise<Record<string, unknown>> {
@@ -89,9 +84,9 @@ export async function runColdStart(runs: number): Promise<Record<string, unknown
     return {
       regime: 'cold-start',
       runs,
-      workerStartToFirstCallMs: median(toFirstCall),
+      workerStartToFirstCallMs: stats(toFirstCall).median,
       workerStartToFirstCallAllMs: toFirstCall.map(Math.round),
-      workerStartToPollingMs: median(toPolling.map(Math.round)),
+      workerStartToPollingMs: stats(toPolling).median,
       // Per run: ms after the worker's exec of each step (bench/timeline.ts).
       steps,
     };

@@ -16,6 +16,7 @@ import { startSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { freePort } from '../test/harness/ports';
 import { cpuMsOf } from './process-cpu';
+import { stats } from './stats';
 import { spawnBuilt, spawnEntry, WORKER_NODE_FLAGS, type Proc } from '../test/harness/processes';
 
 type Mode = 'built' | 'tsx-cold' | 'tsx-warm';
@@ -29,12 +30,6 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const modes = values.modes.split(',') as Mode[];
 
-const stats = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { median: Math.round(median), min: Math.round(s[0]), max: Math.round(s[s.length - 1]) };
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
