@@ -67,6 +67,17 @@ describe('per-tenant webhooks', () => {
     const batch = await waitForBatch(client('key-c1'), created.id);
     expect(batch.status).toBe('completed');
     const handle = stack.client.workflow.getHandle(`${batch.id}-webhook`);
+    // The terminal status is in the memo before the delivery child starts: wait until it exists.
+    for (
+      let i = 0;
+      i < 100 &&
+      !(await handle.describe().then(
+        () => true,
+        () => false,
+      ));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
     const failure = await handle.result().then(
       () => null,
       (err: unknown) => err as WorkflowFailedError,
