@@ -135,9 +135,11 @@ describe('cluster-wide limits', () => {
       expect(s.byModel['m-cap'].maxInFlight).toBeLessThanOrEqual(MODEL_CAP);
       expect(s.byModel['m-cap'].maxInFlight).toBeGreaterThanOrEqual(MODEL_CAP - 3);
       // Per process it would be three times RPM; the buckets' one second of burst is outside the window.
-      // Below RPM when a worker holds none of the model's chunks: its share of the rate then goes unused.
+      // Below RPM when a worker holds none of the model's chunks: its share of the rate then goes
+      // unused (static shares, README "Caveats"; 8.0/s seen under CI load). A worker that holds one
+      // runs at its whole share, so the floor is one worker's share.
       expect(perSecond).toBeLessThanOrEqual((RPM / 60) * 1.2);
-      expect(perSecond).toBeGreaterThanOrEqual((RPM / 60) * 0.5);
+      expect(perSecond).toBeGreaterThanOrEqual((RPM / 60 / 3) * 0.9);
     },
     TEST_MS,
   );

@@ -26,6 +26,9 @@ beforeAll(async () => {
     workers: 2,
     env: {
       SEGMENT_SIZE: '10',
+      // One segment per chunk: progress moves every few requests (the expiry test waits for 40
+      // completed within its 8 s window) and the children roll over.
+      CHUNK_REQUESTS: '10',
       MODEL_CONCURRENCY: String(MODEL_CONCURRENCY),
       COMPLETION_WINDOWS: '24h,8s',
     },

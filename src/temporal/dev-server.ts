@@ -24,12 +24,11 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+// One task-queue partition: a task scheduled while no worker polled is not left waiting 0.5–0.8 s
+// to be forwarded between partitions (the cold start, BENCHMARKS.md).
 const FAST_DISPATCH = {
   'matching.numTaskqueueReadPartitions': 1,
   'matching.numTaskqueueWritePartitions': 1,
-  // An activity scheduled by a workflow task goes back in that task's answer to the worker that
-  // polls for it (eager execution): one server round trip less per ingest, chunk and finalize.
-  'system.enableActivityEagerExecution': true,
 };
 
 /**
