@@ -10,6 +10,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatLine, createBatch, waitForBatch } from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
+import { webhookDelivery } from './harness/webhook-delivery';
 import { startWebhookReceiver, type WebhookReceiver } from './harness/webhook-receiver';
 
 const dir = mkdtempSync(join(tmpdir(), 'batchgw-webhook-keys-'));
@@ -66,18 +67,7 @@ describe('per-tenant webhooks', () => {
     const created = await createBatch(client('key-c1'), lines(1));
     const batch = await waitForBatch(client('key-c1'), created.id);
     expect(batch.status).toBe('completed');
-    const handle = stack.client.workflow.getHandle(`${batch.id}-webhook`);
-    // The terminal status is in the memo before the delivery child starts: wait until it exists.
-    for (
-      let i = 0;
-      i < 100 &&
-      !(await handle.describe().then(
-        () => true,
-        () => false,
-      ));
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 50));
+    const handle = await webhookDelivery(stack.client, batch.id);
     const failure = await handle.result().then(
       () => null,
       (err: unknown) => err as WorkflowFailedError,

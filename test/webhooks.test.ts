@@ -11,6 +11,7 @@ import { runBatch } from 'temporal-batch-gateway/client';
 import { WebhookEventSchema } from '../src/webhooks/event-schema';
 import { chatLine, createBatch, toJsonl, uploadJsonl, waitForBatch } from './harness/batches';
 import { startStack, type Stack } from './harness/stack';
+import { webhookDelivery } from './harness/webhook-delivery';
 import { startWebhookReceiver, type WebhookAttempt, type WebhookReceiver } from './harness/webhook-receiver';
 
 let stack: Stack;
@@ -226,7 +227,7 @@ print(json.dumps({"type": event.type, "id": event.data.id}))
     const created = await createBatch(stack.openai, lines('gone', 1));
     const batch = await waitForBatch(stack.openai, created.id);
     expect(batch.status).toBe('completed');
-    const handle = stack.client.workflow.getHandle(`${batch.id}-webhook`);
+    const handle = await webhookDelivery(stack.client, batch.id);
     const failure = await handle.result().then(
       () => null,
       (err: unknown) => err as WorkflowFailedError,
